@@ -1,0 +1,23 @@
+# spinodoid-design: reproduce Röding et al., Sci Rep 2022, rule by rule.
+# Run: snakemake --cores N  (paper config) or  snakemake --cores 2 --configfile config/demo.yaml
+
+
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+report: "workflow/report/workflow.rst"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/sample.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        get_final_output(),

@@ -1,0 +1,274 @@
+"""Spinodoid structures: thresholded anisotropic Gaussian random fields (SPEC §1, paper eqs. 2, 3, 12).
+
+A structure is defined bit for bit by ``(theta, seed, size)``:
+
+1. White noise ``W ~ N(0, 1)`` per voxel from a counter-based generator (splitmix64 + Box–Muller in
+   float64), so that numpy and torch (CPU or CUDA) draw the *same* noise for a seed without
+   transferring it; the noise of voxel ``i`` (C order over ``(x, y, z)``) depends only on
+   ``(seed, i)``.
+2. ``Ψ = IFFT(FFT(W) · γ(q)^½)`` with the spectral density of eq. 3,
+   ``γ(q) = [1 + ((a_x q_x)² + (a_y q_y)² + (a_z q_z)²)⁴]⁻²``, where ``q`` is the frequency in
+   cycles per domain length, i.e. the integer FFT wavenumber (SPEC §1, "Units of q"). ``Ψ`` is
+   scaled to unit variance (a monotone rescaling that changes no voxel).
+3. Threshold at the ε-quantile ``T`` (eq. 2): solid ``1`` where ``Ψ ≥ T``, pore ``0`` where
+   ``Ψ < T``; exactly ``round(ε N³)`` voxels are pore (up to exact ties, which have probability
+   zero).
+
+FFTs run in float32 (``scipy.fft`` on the CPU, ``torch.fft`` on a device); the two backends agree
+except for voxels whose ``Ψ`` lies within float rounding of ``T``.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+
+import numpy as np
+import scipy.fft
+import scipy.signal
+
+__all__ = [
+    "spectral_density",
+    "white_noise",
+    "gaussian_random_field",
+    "level_set",
+    "generate_structure",
+    "refine_level_set",
+    "white_noise_torch",
+    "level_set_torch",
+    "generate_structures_torch",
+]
+
+_GOLDEN = 0x9E3779B97F4A7C15
+_MIX1 = 0xBF58476D1CE4E5B9
+_MIX2 = 0x94D049BB133111EB
+_MASK64 = (1 << 64) - 1
+_TWO_PI = 2.0 * np.pi
+_INV_2_32 = 1.0 / 4294967296.0
+
+
+def _validate(theta_or_a: Sequence[float], size: int) -> None:
+    if size < 2:
+        raise ValueError(f"size must be at least 2 voxels, got {size}")
+    if any(not np.isfinite(v) or v <= 0 for v in theta_or_a[:3]):
+        raise ValueError(f"length scales a_x, a_y, a_z must be positive, got {theta_or_a[:3]}")
+
+
+@functools.lru_cache(maxsize=2)
+def _pair_counters(pairs: int) -> np.ndarray:
+    """``(j + 1)·golden`` for j < pairs, uint64 (wrapping); shared by every seed of a size."""
+    with np.errstate(over="ignore"):
+        counters = np.arange(1, pairs + 1, dtype=np.uint64) * np.uint64(_GOLDEN)
+    counters.flags.writeable = False
+    return counters
+
+
+def _splitmix64_inplace(z: np.ndarray) -> np.ndarray:
+    """splitmix64 finaliser on a uint64 array, in place (wrapping arithmetic)."""
+    shifted = z >> np.uint64(30)
+    z ^= shifted
+    z *= np.uint64(_MIX1)
+    np.right_shift(z, np.uint64(27), out=shifted)
+    z ^= shifted
+    z *= np.uint64(_MIX2)
+    np.right_shift(z, np.uint64(31), out=shifted)
+    z ^= shifted
+    return z
+
+
+def _seed_key(seed: int) -> int:
+    """64-bit stream key of a seed (a scalar splitmix64 step), so nearby seeds are unrelated."""
+    if seed < 0 or seed >= 1 << 63:
+        raise ValueError(f"seed must be in [0, 2**63), got {seed}")
+    z = (seed + _GOLDEN) & _MASK64
+    z = ((z ^ (z >> 30)) * _MIX1) & _MASK64
+    z = ((z ^ (z >> 27)) * _MIX2) & _MASK64
+    return z ^ (z >> 31)
+
+
+def white_noise(seed: int, size: int) -> np.ndarray:
+    """Standard normal white noise of a seed, float32, shape ``(size, size, size)``.
+
+    Pair ``j`` of voxels ``(2j, 2j+1)`` (C order) takes ``r·cos φ`` and ``r·sin φ`` of one
+    Box–Muller draw whose two uniforms are the high and low 32 bits of
+    ``splitmix64(key(seed) + (j + 1)·golden)``.
+    """
+    n = size**3
+    pairs = (n + 1) // 2
+    bits = _splitmix64_inplace(_pair_counters(pairs) + np.uint64(_seed_key(seed)))
+    radius = (bits >> np.uint64(32)).astype(np.float64)
+    radius += 0.5
+    radius *= _INV_2_32
+    np.log(radius, out=radius)
+    radius *= -2.0
+    np.sqrt(radius, out=radius)
+    angle = (bits & np.uint64(0xFFFFFFFF)).astype(np.float64)
+    angle += 0.5
+    angle *= _TWO_PI * _INV_2_32
+    noise = np.empty((pairs, 2), dtype=np.float32)
+    noise[:, 0] = radius * np.cos(angle)
+    noise[:, 1] = radius * np.sin(angle)
+    return noise.reshape(-1)[:n].reshape(size, size, size)
+
+
+def _wavenumbers(size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Integer wavenumbers (cycles per domain length) of a full and a half (rfft) axis, float64."""
+    full = np.fft.fftfreq(size, d=1.0 / size)
+    half = np.fft.rfftfreq(size, d=1.0 / size)
+    return full, half
+
+
+def spectral_density(a: Sequence[float], size: int) -> np.ndarray:
+    """γ(q) of eq. 3 on the rfft grid, float64, shape ``(size, size, size // 2 + 1)``.
+
+    ``a = (a_x, a_y, a_z)`` in units of the domain length; q in cycles per domain length.
+    """
+    full, half = _wavenumbers(size)
+    s = (
+        (a[0] * full[:, None, None]) ** 2
+        + (a[1] * full[None, :, None]) ** 2
+        + (a[2] * half[None, None, :]) ** 2
+    )
+    return (1.0 + s**4) ** -2
+
+
+def _filter_and_scale(a: Sequence[float], size: int) -> tuple[np.ndarray, float]:
+    """Amplitude filter γ^½ (float32, rfft grid) and the factor giving Ψ unit variance."""
+    gamma = spectral_density(a, size)
+    # Var Ψ = Σ_q γ(q) / N³ over the full grid; the rfft grid counts interior planes twice.
+    weight = np.full(gamma.shape[-1], 2.0)
+    weight[0] = 1.0
+    if size % 2 == 0:
+        weight[-1] = 1.0
+    variance = float((gamma.sum(axis=(0, 1)) * weight).sum()) / size**3
+    return np.sqrt(gamma).astype(np.float32), 1.0 / np.sqrt(variance)
+
+
+def gaussian_random_field(a: Sequence[float], seed: int, size: int) -> np.ndarray:
+    """Periodic anisotropic GRF Ψ (eq. 12), float32, shape ``(size,)*3``, axes ``(x, y, z)``.
+
+    Zero mean and unit variance in expectation. ``a = (a_x, a_y, a_z)`` (domain lengths).
+    """
+    _validate(a, size)
+    amplitude, scale = _filter_and_scale(a, size)
+    spectrum = scipy.fft.rfftn(white_noise(seed, size), workers=1)
+    spectrum *= amplitude
+    field = scipy.fft.irfftn(spectrum, s=(size, size, size), workers=1)
+    field *= np.float32(scale)
+    return field
+
+
+def _threshold(field: np.ndarray, eps: float) -> np.float32:
+    """The ε-quantile T of a field such that exactly ``round(ε·field.size)`` values are < T."""
+    if not 0.0 < eps < 1.0:
+        raise ValueError(f"porosity eps must be in (0, 1), got {eps}")
+    flat = field.reshape(-1)
+    n_pore = int(round(eps * flat.size))
+    if n_pore == 0:
+        return flat.min()
+    if n_pore == flat.size:
+        return np.nextafter(flat.max(), np.float32(np.inf))
+    return np.partition(flat, n_pore)[n_pore]
+
+
+def level_set(theta: Sequence[float], seed: int, size: int) -> np.ndarray:
+    """Signed level set ``Ψ − T``, float32, shape ``(size,)*3``: pore where < 0, solid where ≥ 0.
+
+    ``theta = (a_x, a_y, a_z, eps)``; ``eps`` is the porosity (fraction of pore voxels).
+    """
+    field = gaussian_random_field(theta[:3], seed, size)
+    field -= _threshold(field, float(theta[3]))
+    return field
+
+
+def generate_structure(theta: Sequence[float], seed: int, size: int) -> np.ndarray:
+    """Binary spinodoid structure, uint8, shape ``(size,)*3``, axes (x, y, z); 1 = solid, 0 = pore."""
+    return (level_set(theta, seed, size) >= 0).view(np.uint8)
+
+
+def refine_level_set(field: np.ndarray, factor: int) -> np.ndarray:
+    """The same periodic level set sampled on a grid ``factor`` times finer, float32.
+
+    Spectral (Fourier) interpolation along each axis with ``scipy.signal.resample``: exact for a
+    band-limited periodic field such as Ψ − T, so the refined zero set is the same surface resolved
+    with ``factor``³ more voxels. Voxel ``i`` of the input sits at fine index ``factor·i``.
+    """
+    if factor < 1 or int(factor) != factor:
+        raise ValueError(f"refinement factor must be a positive integer, got {factor}")
+    refined = field.astype(np.float64)
+    for axis in range(3):
+        refined = scipy.signal.resample(refined, refined.shape[axis] * int(factor), axis=axis)
+    return refined.astype(np.float32)
+
+
+# ----------------------------------------------------------------------------- torch backend
+
+
+def _as_signed(value: int) -> int:
+    """A uint64 constant as the int64 with the same bits (torch has no full uint64 arithmetic)."""
+    return value - (1 << 64) if value >= 1 << 63 else value
+
+
+def _srl(z, shift: int):
+    """Logical right shift of int64 tensors (torch's >> is arithmetic)."""
+    return (z >> shift) & ((1 << (64 - shift)) - 1)
+
+
+def _splitmix64_torch(z):
+    z = (z ^ _srl(z, 30)) * _as_signed(_MIX1)
+    z = (z ^ _srl(z, 27)) * _as_signed(_MIX2)
+    return z ^ _srl(z, 31)
+
+
+def white_noise_torch(seeds, size: int, device):
+    """:func:`white_noise` for a batch of seeds on a torch device, float32 ``(B, N, N, N)``."""
+    import torch
+
+    n = size**3
+    pairs = (n + 1) // 2
+    keys = torch.tensor([_as_signed(_seed_key(int(s))) for s in seeds], dtype=torch.int64)
+    counter = torch.arange(1, pairs + 1, dtype=torch.int64, device=device) * _as_signed(_GOLDEN)
+    out = torch.empty((len(keys), 2 * pairs), dtype=torch.float32, device=device)
+    for b, key in enumerate(keys.tolist()):
+        bits = _splitmix64_torch(counter + key)
+        u1 = ((_srl(bits, 32)).to(torch.float64) + 0.5) * _INV_2_32
+        u2 = ((bits & 0xFFFFFFFF).to(torch.float64) + 0.5) * _INV_2_32
+        radius = torch.sqrt(-2.0 * torch.log(u1))
+        angle = _TWO_PI * u2
+        out[b, 0::2] = radius * torch.cos(angle)
+        out[b, 1::2] = radius * torch.sin(angle)
+    return out[:, :n].reshape(-1, size, size, size)
+
+
+def level_set_torch(thetas, seeds, size: int, device):
+    """Batched :func:`level_set` on a torch device: float32 ``(B, N, N, N)``, pore where < 0.
+
+    ``thetas`` is ``(B, 4)`` (array or tensor), ``seeds`` ``(B,)`` non-negative integers.
+    """
+    import torch
+
+    thetas = np.asarray(thetas.cpu() if hasattr(thetas, "cpu") else thetas, dtype=np.float64)
+    seeds = [int(s) for s in (seeds.tolist() if hasattr(seeds, "tolist") else seeds)]
+    if thetas.ndim != 2 or thetas.shape[1] != 4 or len(seeds) != thetas.shape[0]:
+        raise ValueError(f"thetas must be (B, 4) with B seeds, got {thetas.shape}, {len(seeds)}")
+    n = size**3
+    fields = torch.empty((len(seeds), size, size, size), dtype=torch.float32, device=device)
+    for b, (theta, seed) in enumerate(zip(thetas, seeds, strict=True)):
+        _validate(theta, size)
+        amplitude, scale = _filter_and_scale(theta[:3], size)
+        noise = white_noise_torch([seed], size, device)[0]
+        spectrum = torch.fft.rfftn(noise) * torch.from_numpy(amplitude).to(device)
+        field = torch.fft.irfftn(spectrum, s=(size, size, size)) * scale
+        n_pore = int(round(float(theta[3]) * n))
+        if not 0 < n_pore < n:
+            raise ValueError(f"porosity eps must leave both phases non-empty, got {theta[3]}")
+        threshold = torch.kthvalue(field.reshape(-1), n_pore + 1).values
+        fields[b] = field - threshold
+    return fields
+
+
+def generate_structures_torch(thetas, seeds, size: int, device):
+    """Batched :func:`generate_structure` on a torch device: uint8 ``(B, N, N, N)``, 1 = solid."""
+    import torch
+
+    return (level_set_torch(thetas, seeds, size, device) >= 0).to(torch.uint8)
