@@ -11,4 +11,6 @@ table = rejection_table(snakemake.input.shards)
 tmp = atomic_path(snakemake.output.table)
 table.to_csv(tmp, index=False)
 tmp.rename(snakemake.output.table)
-logging.info("acceptance rate %.4f over %d shards", table.accepted.sum() / table.attempts.sum(), len(table))
+logging.info(
+    "acceptance rate %.4f over %d shards", table.accepted.sum() / table.attempts.sum(), len(table)
+)

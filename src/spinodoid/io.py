@@ -20,7 +20,13 @@ import numpy as np
 from spinodoid import __version__
 from spinodoid.structure import level_set as grf_level_set
 
-__all__ = ["LoadedStructure", "StructureFileError", "save_structure", "load_structure", "atomic_path"]
+__all__ = [
+    "LoadedStructure",
+    "StructureFileError",
+    "save_structure",
+    "load_structure",
+    "atomic_path",
+]
 
 
 class StructureFileError(ValueError):
@@ -69,7 +75,7 @@ def save_structure(
     theta: tuple[float, ...] | None = None,
     seed: int | None = None,
 ) -> None:
-    """Write ``voxels`` (uint8 ``(N, N, N)``) as ``.npy`` or ``.h5`` (with θ and seed), atomically."""
+    """Write uint8 ``voxels`` ``(N, N, N)`` as ``.npy`` or ``.h5`` (with θ and seed), atomically."""
     path = Path(path)
     tmp = atomic_path(path)
     if path.suffix == ".npy":
@@ -91,7 +97,9 @@ def save_structure(
 
 def _check_cubic(array: np.ndarray, path: Path) -> None:
     if array.ndim != 3 or len(set(array.shape)) != 1:
-        raise StructureFileError(f"{path}: expected a cubic (N, N, N) array, got shape {array.shape}")
+        raise StructureFileError(
+            f"{path}: expected a cubic (N, N, N) array, got shape {array.shape}"
+        )
 
 
 def load_structure(path: str | os.PathLike) -> LoadedStructure:

@@ -59,7 +59,7 @@ def _sorted_descriptors(theta: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.n
 
 
 def in_support(theta: np.ndarray) -> np.ndarray:
-    """Boolean array ``(...)``: whether each θ ``(..., 4)`` can be produced by :func:`sample_prior`."""
+    """Boolean ``(...)``: whether each θ ``(..., 4)`` can be produced by :func:`sample_prior`."""
     theta = np.asarray(theta, dtype=np.float64)
     _, smallest, beta, mean_a = _sorted_descriptors(theta)
     eps = theta[..., 3]

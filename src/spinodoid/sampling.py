@@ -108,7 +108,8 @@ def sample_shard(
     if len(seeds) < shard_size:
         raise ShardFullError(
             f"shard {shard}: only {len(seeds)} of {shard_size} structures percolate after "
-            f"{budget} candidates (sample.max_attempts_per_structure = {max_attempts_per_structure})"
+            f"{budget} candidates (sample.max_attempts_per_structure ="
+            f" {max_attempts_per_structure})"
         )
     log.info("shard %d: %d accepted of %d candidates", shard, shard_size, len(seeds) + len(reasons))
     return Shard(

@@ -1,4 +1,4 @@
-"""Spinodoid structures: thresholded anisotropic Gaussian random fields (SPEC §1, paper eqs. 2, 3, 12).
+"""Spinodoid structures: thresholded anisotropic Gaussian random fields (SPEC §1; eqs. 2, 3, 12).
 
 A structure is defined bit for bit by ``(theta, seed, size)``:
 
@@ -182,7 +182,7 @@ def level_set(theta: Sequence[float], seed: int, size: int) -> np.ndarray:
 
 
 def generate_structure(theta: Sequence[float], seed: int, size: int) -> np.ndarray:
-    """Binary spinodoid structure, uint8, shape ``(size,)*3``, axes (x, y, z); 1 = solid, 0 = pore."""
+    """Binary spinodoid structure, uint8 ``(size,)*3``, axes (x, y, z); 1 = solid, 0 = pore."""
     return (level_set(theta, seed, size) >= 0).view(np.uint8)
 
 

@@ -50,9 +50,7 @@ def run(args: argparse.Namespace) -> int:
     structure = generate_structure(theta, args.seed, args.size)
     save_structure(args.output, structure, theta=theta, seed=args.seed)
     pore = ~structure.astype(bool)
-    connected = "".join(
-        axis for axis, ok in zip("xyz", percolating_axes(pore), strict=True) if ok
-    )
+    connected = "".join(axis for axis, ok in zip("xyz", percolating_axes(pore), strict=True) if ok)
     note = "" if in_support(np.asarray(theta)) else " (theta lies outside the paper's prior)"
     print(
         f"wrote {args.output}: N={args.size}, porosity={pore.mean():.4f}, "

@@ -1,0 +1,88 @@
+"""Tests of the Snakemake workflow: config schema, dry runs, linting and formatting."""
+
+import copy
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+from snakemake.exceptions import WorkflowError
+from snakemake.utils import validate
+
+ROOT = Path(__file__).resolve().parents[1]
+SCHEMA = str(ROOT / "workflow" / "schemas" / "config.schema.yaml")
+CONFIGS = ["config/config.yaml", "config/demo.yaml"]
+
+
+def load(name: str) -> dict:
+    return yaml.safe_load((ROOT / name).read_text())
+
+
+def snakemake(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        ["snakemake", *args], cwd=cwd, capture_output=True, text=True, timeout=300
+    )
+
+
+@pytest.mark.parametrize("name", CONFIGS)
+def test_shipped_configs_are_valid(name):
+    validate(load(name), schema=SCHEMA)
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "message"),
+    [
+        (("size",), 33, "multiple of 2"),
+        (("size",), -4, "minimum"),
+        (("simulate", "solver"), "magic", "is not one of"),
+        (("design", "particles"), 2, "minimum"),
+        (("targets", 0, "eta"), [0.4, 1.2, 0.5], "maximum"),
+        (("targets", 0, "eta"), [0.4, 0.5], "too short"),
+        (("train", "momentum"), 1.0, "exclusiveMaximum"),
+        (("unknown_key",), 1, "Additional properties"),
+    ],
+)
+def test_schema_rejects_bad_values_naming_the_key(path, value, message):
+    config = copy.deepcopy(load("config/demo.yaml"))
+    node = config
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = value
+    with pytest.raises(WorkflowError) as error:
+        validate(config, schema=SCHEMA)
+    text = str(error.value)
+    assert message in text
+    assert str(path[-1]) in text or path[-1] == "unknown_key"
+
+
+@pytest.mark.parametrize("name", CONFIGS)
+def test_dry_run_plans_the_whole_pipeline(name, tmp_path):
+    result = snakemake("-n", "--forceall", "--configfile", name)
+    assert result.returncode == 0, result.stderr + result.stdout
+    assert "sample" in result.stdout
+
+
+def test_a_bad_config_stops_before_any_job(tmp_path):
+    config = load("config/demo.yaml")
+    config["size"] = 7
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump(config))
+    result = snakemake("-n", "--configfile", str(bad))
+    assert result.returncode != 0
+    assert "size" in result.stderr + result.stdout
+    assert "Job stats" not in result.stdout
+
+
+def test_lint_is_clean():
+    result = snakemake("--lint", "--configfile", "config/demo.yaml")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.skipif(shutil.which("snakefmt") is None, reason="snakefmt is not installed")
+def test_snakemake_files_are_formatted():
+    files = ["Snakefile", *map(str, sorted((ROOT / "workflow" / "rules").glob("*.smk")))]
+    result = subprocess.run(
+        ["snakefmt", "--check", *files], cwd=ROOT, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
