@@ -15,6 +15,8 @@ report: "workflow/report/workflow.rst"
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/sample.smk"
+include: "workflow/rules/simulate.smk"
+include: "workflow/rules/dataset.smk"
 
 
 rule all:

@@ -18,8 +18,15 @@ discrete solution is linear in the layer index, each pore column carries ``1 / (
 
 The lateral faces are periodic (the structures are periodic, SPEC §3) or zero-flux. Pore
 clusters that do not connect the inlet layer to the outlet layer carry no steady flux and
-are removed before assembly, so the matrix is symmetric positive definite; it is solved by
-conjugate gradients preconditioned with pyamg smoothed aggregation.
+are removed before assembly (connected components of the bond graph, which also joins
+clusters through periodic faces), so the matrix is symmetric positive definite; it is
+solved by conjugate gradients preconditioned with pyamg smoothed aggregation.
+
+Optional sub-voxel interface: given a level set (pore where < 0, e.g. the GRF ``Psi - T``),
+each face conductance becomes the open area fraction of that face, estimated from the level
+set interpolated to the face (a cut-cell scheme with two-point fluxes). Walls on voxel faces
+reduce it to the staircase scheme; on a square array of cylinders it is within 2e-4 of
+Rayleigh's value at 64 voxels per cell, where the staircase is off by about 1e-2.
 """
 
 from __future__ import annotations
@@ -31,9 +38,9 @@ from dataclasses import dataclass
 import numpy as np
 import pyamg
 import scipy.sparse as sp
-from scipy import ndimage
 from scipy.sparse import csgraph
 from scipy.sparse.linalg import cg
+from threadpoolctl import threadpool_limits
 
 __all__ = [
     "LATERAL_MODES",
@@ -49,6 +56,9 @@ LATERAL_MODES: tuple[str, str] = ("periodic", "zero_flux")
 _AXIS_NAMES = ("x", "y", "z")
 _C_IN = 1.0
 _C_OUT = 0.0
+
+Bonds = tuple[np.ndarray, np.ndarray, np.ndarray]
+"""Per direction: flat voxel indices ``a``, ``b`` (int64) and conductances ``g`` (float64)."""
 
 
 class NonPercolatingError(ValueError):
@@ -96,6 +106,7 @@ def fv_diffusivity(
     axis: int | str,
     lateral: str = "periodic",
     *,
+    level_set: np.ndarray | None = None,
     rtol: float = 1e-10,
     maxiter: int = 2000,
 ) -> FVResult:
@@ -111,6 +122,11 @@ def fv_diffusivity(
     lateral:
         ``"periodic"`` (default) or ``"zero_flux"`` boundary on the four faces parallel to
         the transport axis.
+    level_set:
+        Optional float array of the shape of ``structure``, pore where ``< 0`` (e.g. the GRF
+        ``Psi - T``, SPEC §1). When given, the walls are placed at its zero crossing instead
+        of on voxel faces (sub-voxel interface): each face conductance is the face's open
+        area fraction (see :func:`_subvoxel_bonds`), and ``structure`` only fixes the shape.
     rtol:
         Relative residual ``||b - A c|| / ||b||`` the conjugate gradients must reach.
     maxiter:
@@ -131,22 +147,34 @@ def fv_diffusivity(
     """
     start = time.perf_counter()
     ax = _axis_index(axis)
-    pore = _pore_mask(structure, ax, lateral)
+    if lateral not in LATERAL_MODES:
+        raise ValueError(f"lateral must be one of {LATERAL_MODES}, got {lateral!r}")
     periodic = lateral == "periodic"
-    active = _percolating_pore(pore, periodic)
-    pairs = _face_pairs(active, periodic)
+    pore = _pore_mask(structure, ax)
+    if level_set is None:
+        bonds = _voxel_bonds(pore, periodic)
+    else:
+        bonds = _subvoxel_bonds(_transport_first(level_set, ax, pore.shape), periodic)
+    active = _percolating(bonds, pore.shape)
+    bonds = _restrict(bonds, active)
     numbering, fixed = _numbering(active)
-    matrix, rhs = _assemble(pairs, numbering, fixed)
-    unknown_c, iterations, residual = _solve(matrix, rhs, _initial_guess(active, numbering), rtol, maxiter)
+    matrix, rhs = _assemble(bonds, numbering, fixed)
+    unknown_c, iterations, residual = _solve(
+        matrix, rhs, _initial_guess(active, numbering), rtol, maxiter
+    )
     conc = fixed.copy()
     conc[numbering >= 0] = unknown_c
-    plane_flux = _plane_flux(conc.reshape(active.shape), active)
-    n_bonds = active.shape[0] - 1
-    eta = float(plane_flux.mean() * n_bonds / (_C_IN - _C_OUT))
+    plane_flux = _plane_flux(conc, bonds[0], active.shape)
+    eta = float(plane_flux.mean() * (active.shape[0] - 1) / (_C_IN - _C_OUT))
     seconds = time.perf_counter() - start
     logger.debug(
         "fv %s: eta=%.6f, %d unknowns, %d CG iterations, residual %.2e, %.2f s",
-        _AXIS_NAMES[ax], eta, matrix.shape[0], iterations, residual, seconds,
+        _AXIS_NAMES[ax],
+        eta,
+        matrix.shape[0],
+        iterations,
+        residual,
+        seconds,
     )
     return FVResult(eta, iterations, seconds, residual, plane_flux, int(matrix.shape[0]))
 
@@ -162,10 +190,8 @@ def _axis_index(axis: int | str) -> int:
     return int(axis)
 
 
-def _pore_mask(structure: np.ndarray, axis: int, lateral: str) -> np.ndarray:
+def _pore_mask(structure: np.ndarray, axis: int) -> np.ndarray:
     """Pore mask, bool, with the transport axis moved to the front: shape ``(N, M1, M2)``."""
-    if lateral not in LATERAL_MODES:
-        raise ValueError(f"lateral must be one of {LATERAL_MODES}, got {lateral!r}")
     arr = np.asarray(structure)
     if arr.ndim != 3:
         raise ValueError(f"structure must be 3-D (x, y, z), got shape {arr.shape}")
@@ -173,68 +199,154 @@ def _pore_mask(structure: np.ndarray, axis: int, lateral: str) -> np.ndarray:
         raise ValueError(f"structure must be bool or 0/1 integers, got dtype {arr.dtype}")
     if arr.shape[axis] < 2:
         raise ValueError(f"need at least 2 layers along axis {axis}, got shape {arr.shape}")
-    pore = np.moveaxis(arr == 0, axis, 0)
+    return np.ascontiguousarray(np.moveaxis(arr == 0, axis, 0))
+
+
+def _transport_first(level_set: np.ndarray, axis: int, shape: tuple[int, ...]) -> np.ndarray:
+    """Level set as float64 with the transport axis first; must match the structure's shape."""
+    arr = np.moveaxis(np.asarray(level_set, dtype=np.float64), axis, 0)
+    if arr.shape != shape:
+        raise ValueError(f"level_set shape {arr.shape} does not match the structure's {shape}")
+    return np.ascontiguousarray(arr)
+
+
+def _neighbours(
+    shape: tuple[int, int, int], direction: int, wrap: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """Flat indices ``(a, b)`` of face neighbours along ``direction``, ``b`` the ``+1`` one.
+
+    Both int64 arrays have the shape of the grid of faces: ``shape`` with ``shape[direction]``
+    replaced by the number of faces (``n`` with ``wrap``, else ``n - 1``).
+    """
+    ids = np.arange(int(np.prod(shape)), dtype=np.int64).reshape(shape)
+    if wrap:
+        return ids, np.roll(ids, -1, axis=direction)
+    n = shape[direction]
+    return ids.take(range(n - 1), axis=direction), ids.take(range(1, n), axis=direction)
+
+
+def _voxel_bonds(pore: np.ndarray, periodic: bool) -> list[Bonds]:
+    """Unit conductances between face-adjacent pore voxels (staircase interface).
+
+    Returns one ``(a, b, g)`` per direction, transport first: flat int64 indices of the two
+    voxels and float64 conductances (all 1). Lateral directions wrap when ``periodic``.
+    """
     if not pore.any():
         raise NonPercolatingError("structure has no pore voxels (all solid)")
-    return np.ascontiguousarray(pore)
+    flat = pore.ravel()
+    bonds = []
+    for direction in range(3):
+        a, b = _neighbours(pore.shape, direction, periodic and direction > 0)
+        a, b = a.ravel(), b.ravel()
+        keep = flat[a] & flat[b]
+        bonds.append((a[keep], b[keep], np.ones(int(keep.sum()))))
+    return bonds
 
 
-def _percolating_pore(pore: np.ndarray, periodic: bool) -> np.ndarray:
-    """Pore voxels in 6-connected clusters that touch both the first and the last layer.
+def _subvoxel_bonds(level_set: np.ndarray, periodic: bool, samples: int = 8) -> list[Bonds]:
+    """Face conductances equal to the open (level set < 0) fraction of each voxel face.
 
-    With periodic lateral faces, clusters that meet across a lateral face are one cluster.
-    Returns a bool array of the shape of ``pore``.
+    The level set at the voxel corners is the mean of the 8 surrounding voxel centres
+    (trilinear interpolation; mirrored across the inlet and outlet faces and across
+    zero-flux lateral faces, wrapped across periodic ones). On each face it is interpolated
+    bilinearly from its 4 corners and sampled at ``samples^2`` points; the open fraction is
+    the fraction of samples below 0. Walls on voxel faces give apertures of exactly 0 or 1,
+    so this reduces to the staircase scheme there. ``level_set``: float64 ``(N, M1, M2)``,
+    transport axis first. Returns ``(a, b, g)`` per direction as :func:`_voxel_bonds`.
     """
-    labels, n_labels = ndimage.label(pore)
-    if periodic:
-        labels = _merge_wrapped_labels(labels, n_labels)
-    touching = np.intersect1d(np.unique(labels[0]), np.unique(labels[-1]))
-    touching = touching[touching > 0]
+    if not (level_set < 0).any():
+        raise NonPercolatingError("level set has no pore (no value < 0)")
+    corners = _corner_values(level_set, periodic)
+    bonds = []
+    for direction in range(3):
+        wrap = periodic and direction > 0
+        a, b = _neighbours(level_set.shape, direction, wrap)
+        quad = _face_corners(corners, direction, a.shape[direction])
+        g = _open_fraction(quad, samples).ravel()
+        keep = g > 0
+        bonds.append((a.ravel()[keep], b.ravel()[keep], g[keep]))
+    return bonds
+
+
+def _corner_values(level_set: np.ndarray, periodic: bool) -> np.ndarray:
+    """Level set at voxel corners, float64 ``(N + 1, M1 + 1, M2 + 1)``.
+
+    Corner ``i`` along an axis sits at coordinate ``i - 1/2`` (voxel centres at integers).
+    """
+    padded = np.pad(level_set, [(1, 1), (0, 0), (0, 0)], mode="symmetric")
+    lateral_mode = "wrap" if periodic else "symmetric"
+    padded = np.pad(padded, [(0, 0), (1, 1), (1, 1)], mode=lateral_mode)
+    corners = np.zeros(tuple(n - 1 for n in padded.shape))
+    for i in (0, 1):
+        for j in (0, 1):
+            for k in (0, 1):
+                corners += padded[
+                    i : i + corners.shape[0], j : j + corners.shape[1], k : k + corners.shape[2]
+                ]
+    return corners / 8.0
+
+
+def _face_corners(corners: np.ndarray, direction: int, n_faces: int) -> list[np.ndarray]:
+    """The 4 corner values ``(c00, c10, c01, c11)`` of every face normal to ``direction``.
+
+    Face ``i`` along ``direction`` lies at ``i + 1/2``, i.e. on corner plane ``i + 1``; the
+    two in-plane axes run over corners ``j, j + 1``. Each array has the faces' grid shape.
+    """
+    others = [d for d in range(3) if d != direction]
+    quad = []
+    for hi_second in (0, 1):
+        for hi_first in (0, 1):
+            index: list[slice] = [slice(None)] * 3
+            index[direction] = slice(1, 1 + n_faces)
+            for d, hi in zip(others, (hi_first, hi_second), strict=True):
+                index[d] = slice(hi, hi + corners.shape[d] - 1)
+            quad.append(corners[tuple(index)])
+    return quad
+
+
+def _open_fraction(quad: list[np.ndarray], samples: int) -> np.ndarray:
+    """Fraction of a bilinear patch below 0, sampled at ``samples^2`` cell midpoints."""
+    c00, c10, c01, c11 = quad
+    fraction = np.zeros(c00.shape)
+    points = (np.arange(samples) + 0.5) / samples
+    for s in points:
+        for t in points:
+            value = (1 - s) * (1 - t) * c00 + s * (1 - t) * c10 + (1 - s) * t * c01 + s * t * c11
+            fraction += value < 0
+    return fraction / samples**2
+
+
+def _percolating(bonds: list[Bonds], shape: tuple[int, int, int]) -> np.ndarray:
+    """Voxels in bond-connected clusters that reach both the first and the last layer.
+
+    Connectivity follows the bonds (so it wraps through periodic lateral faces). Returns a
+    bool array of ``shape``; voxels without bonds are never active.
+    """
+    size = int(np.prod(shape))
+    rows = np.concatenate([a for a, _, _ in bonds])
+    cols = np.concatenate([b for _, b, _ in bonds])
+    graph = sp.coo_matrix((np.ones(rows.size), (rows, cols)), shape=(size, size))
+    n_clusters, labels = csgraph.connected_components(graph, directed=False)
+    labels = labels.reshape(shape)
+    bonded = np.zeros(size, dtype=bool)
+    bonded[rows] = True
+    bonded[cols] = True
+    bonded = bonded.reshape(shape)
+    touching = np.intersect1d(labels[0][bonded[0]], labels[-1][bonded[-1]])
     if touching.size == 0:
         raise NonPercolatingError(
             "no pore cluster connects the inlet layer to the outlet layer "
-            f"(pore fraction {pore.mean():.3f}, {n_labels} clusters)"
+            f"({bonded.mean():.3f} of the voxels have an open face)"
         )
-    active = np.isin(labels, touching)
-    logger.debug("fv: %d of %d pore voxels percolate", active.sum(), pore.sum())
+    active = np.isin(labels, touching) & bonded
+    logger.debug("fv: %d of %d bonded voxels percolate", active.sum(), bonded.sum())
     return active
 
 
-def _merge_wrapped_labels(labels: np.ndarray, n_labels: int) -> np.ndarray:
-    """Relabel so that clusters joined through the periodic lateral faces share a label."""
-    left, right = [], []
-    for ax in (1, 2):
-        first = np.take(labels, 0, axis=ax).ravel()
-        last = np.take(labels, -1, axis=ax).ravel()
-        both = (first > 0) & (last > 0)
-        left.append(first[both])
-        right.append(last[both])
-    rows, cols = np.concatenate(left), np.concatenate(right)
-    graph = sp.coo_matrix((np.ones(rows.size), (rows, cols)), shape=(n_labels + 1, n_labels + 1))
-    _, component = csgraph.connected_components(graph, directed=False)
-    merged = component + 1
-    merged[0] = 0
-    return merged[labels]
-
-
-def _face_pairs(active: np.ndarray, periodic: bool) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Flat indices ``(a, b)`` of face-adjacent active voxels, one entry per direction.
-
-    Direction 0 (transport) never wraps; directions 1 and 2 wrap when ``periodic``. Index
-    arrays are int64 into ``active.ravel()``; ``b`` is the ``+1`` neighbour of ``a``.
-    """
-    ids = np.arange(active.size, dtype=np.int64).reshape(active.shape)
-    pairs = []
-    for ax in range(3):
-        if ax > 0 and periodic:
-            a, b = ids, np.roll(ids, -1, axis=ax)
-        else:
-            n = active.shape[ax]
-            a, b = ids.take(range(n - 1), axis=ax), ids.take(range(1, n), axis=ax)
-        a, b = a.ravel(), b.ravel()
-        keep = active.ravel()[a] & active.ravel()[b]
-        pairs.append((a[keep], b[keep]))
-    return pairs
+def _restrict(bonds: list[Bonds], active: np.ndarray) -> list[Bonds]:
+    """Keep the bonds whose voxels are active (both ends share a cluster, so test one)."""
+    flat = active.ravel()
+    return [(a[flat[a]], b[flat[a]], g[flat[a]]) for a, b, g in bonds]
 
 
 def _numbering(active: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -257,31 +369,36 @@ def _numbering(active: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _assemble(
-    pairs: list[tuple[np.ndarray, np.ndarray]], numbering: np.ndarray, fixed: np.ndarray
+    bonds: list[Bonds], numbering: np.ndarray, fixed: np.ndarray
 ) -> tuple[sp.csr_matrix, np.ndarray]:
-    """Graph-Laplacian system ``A c = b`` over the unknowns (unit conductance per face).
+    """Weighted graph-Laplacian system ``A c = b`` over the unknowns.
 
-    Each face between two unknowns adds +1 to both diagonals and -1 off-diagonal; a face
-    between an unknown and a Dirichlet voxel adds +1 to the diagonal and the fixed value to
-    ``b``. Returns ``A`` (csr, float64, SPD) and ``b`` (float64), shape ``(n,)``.
+    A bond of conductance ``g`` between two unknowns adds ``g`` to both diagonals and ``-g``
+    off-diagonal; between an unknown and a Dirichlet voxel it adds ``g`` to the diagonal and
+    ``g c_fixed`` to ``b``. Returns ``A`` (csr, float64, SPD) and ``b`` (float64 ``(n,)``).
     """
     n = int(numbering.max()) + 1
-    rows, cols, diag, rhs = [], [], np.zeros(n), np.zeros(n)
-    for a, b in pairs:
+    rows, cols, vals, diag, rhs = [], [], [], np.zeros(n), np.zeros(n)
+    for a, b, g in bonds:
         ua, ub = numbering[a], numbering[b]
         both = (ua >= 0) & (ub >= 0)
         rows += [ua[both], ub[both]]
         cols += [ub[both], ua[both]]
+        vals += [-g[both], -g[both]]
         for u, other in ((ua, b), (ub, a)):
             mine = u >= 0
-            diag += np.bincount(u[mine], minlength=n)
+            diag += np.bincount(u[mine], weights=g[mine], minlength=n)
             to_fixed = mine & (numbering[other] < 0)
-            rhs += np.bincount(u[to_fixed], weights=fixed[other[to_fixed]], minlength=n)
-    off_r, off_c = np.concatenate(rows), np.concatenate(cols)
+            rhs += np.bincount(
+                u[to_fixed], weights=g[to_fixed] * fixed[other[to_fixed]], minlength=n
+            )
     idx = np.arange(n)
-    data = np.concatenate([-np.ones(off_r.size), diag])
     matrix = sp.csr_matrix(
-        (data, (np.concatenate([off_r, idx]), np.concatenate([off_c, idx]))), shape=(n, n)
+        (
+            np.concatenate([*vals, diag]),
+            (np.concatenate([*rows, idx]), np.concatenate([*cols, idx])),
+        ),
+        shape=(n, n),
     )
     return matrix, rhs
 
@@ -302,6 +419,15 @@ def _solve(
     """Solve ``A c = b`` by AMG-preconditioned CG; return ``(c, iterations, rel. residual)``."""
     if matrix.shape[0] == 0:
         return np.zeros(0), 0, 0.0
+    # Sparse products are memory-bound: BLAS threads only add contention (7-35x slower measured
+    # on a loaded 2-core machine), so the solve runs single-threaded.
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _amg_cg(matrix, rhs, guess, rtol, maxiter)
+
+
+def _amg_cg(
+    matrix: sp.csr_matrix, rhs: np.ndarray, guess: np.ndarray, rtol: float, maxiter: int
+) -> tuple[np.ndarray, int, float]:
     hierarchy = pyamg.smoothed_aggregation_solver(matrix, symmetry="symmetric")
     count = [0]
 
@@ -309,8 +435,14 @@ def _solve(
         count[0] += 1
 
     solution, info = cg(
-        matrix, rhs, x0=guess, rtol=rtol, atol=0.0, maxiter=maxiter,
-        M=hierarchy.aspreconditioner(cycle="V"), callback=_tick,
+        matrix,
+        rhs,
+        x0=guess,
+        rtol=rtol,
+        atol=0.0,
+        maxiter=maxiter,
+        M=hierarchy.aspreconditioner(cycle="V"),
+        callback=_tick,
     )
     residual = float(np.linalg.norm(rhs - matrix @ solution) / np.linalg.norm(rhs))
     if info != 0:
@@ -321,13 +453,13 @@ def _solve(
     return solution, count[0], residual
 
 
-def _plane_flux(conc: np.ndarray, active: np.ndarray) -> np.ndarray:
+def _plane_flux(conc: np.ndarray, transport: Bonds, shape: tuple[int, int, int]) -> np.ndarray:
     """Cross-section-averaged flux between consecutive layers, float64 shape ``(N - 1,)``.
 
-    ``conc`` and ``active`` have the transport axis first; the flux through a face between
-    two active voxels is ``c_k - c_(k+1)`` (unit conductance).
+    ``conc`` is the flat concentration (transport axis first), ``transport`` the bonds along
+    the transport axis; a bond carries ``g (c_a - c_b)`` from layer ``k`` to ``k + 1``.
     """
-    both = active[:-1] & active[1:]
-    drop = np.where(both, conc[:-1] - conc[1:], 0.0)
-    area = active.shape[1] * active.shape[2]
-    return drop.sum(axis=(1, 2)) / area
+    a, b, g = transport
+    area = shape[1] * shape[2]
+    flux = np.bincount(a // area, weights=g * (conc[a] - conc[b]), minlength=shape[0] - 1)
+    return flux / area

@@ -26,4 +26,5 @@ def get_final_output():
     """Every file the full pipeline produces for this config."""
     return [
         "results/sample/rejection_stats.csv",
+        "results/dataset.zarr",
     ]
