@@ -44,6 +44,7 @@ from spinodoid.sampling import read_shard_h5
 
 __all__ = [
     "FIGURE_NAMES",
+    "INPUT_CODEC_LEVEL",
     "SPLITS",
     "Augmentation",
     "SpinodoidDataset",
@@ -61,7 +62,8 @@ logger = logging.getLogger(__name__)
 SPLITS: tuple[str, str, str] = ("train", "val", "test")
 FIGURE_NAMES: tuple[str, str, str] = ("eta_hist.png", "eta_xy_scatter.png", "theta_dist.png")
 THETA_NAMES: tuple[str, str, str, str] = ("a_x", "a_y", "a_z", "eps")
-# Chosen by benchmarks/loader.py (codec table): ~8x smaller than raw uint8, ~1 ms per 96^3 read.
+# Chosen by benchmarks/loader.py on 96^3 counts: 6.8x smaller than raw (130 of 885 kB), read
+# 1.6 ms per chunk on the H100 host, vs 6.1x / 1.7 ms for zstd-1 and 6.4x / 3.5 ms for gzip-5.
 INPUT_CODEC_LEVEL = 9
 # Stream id mixed into the master seed so the split permutation is independent of structure seeds.
 _SPLIT_STREAM = 5
@@ -211,9 +213,14 @@ class SpinodoidDataset(torch.utils.data.Dataset):
     ----------
     store_path : path of the store written by :func:`assemble_dataset`
     split : "train", "val" or "test"
+    in_memory : read the split's inputs once into RAM (uint8, (M^3) bytes per structure: 7.2 GB
+        for the paper's 8192 training structures) instead of one chunk per item; forked
+        DataLoader workers share that copy. Faster per item (benchmarks/loader.py).
     """
 
-    def __init__(self, store_path: str | os.PathLike[str], split: str) -> None:
+    def __init__(
+        self, store_path: str | os.PathLike[str], split: str, in_memory: bool = False
+    ) -> None:
         if split not in SPLITS:
             raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
         self.store_path = Path(store_path)
@@ -224,6 +231,16 @@ class SpinodoidDataset(torch.utils.data.Dataset):
         self.eta: np.ndarray = np.asarray(group["eta"][:])[self.indices].astype(np.float32)
         self.size: int = int(group.attrs["N"])
         self._inputs: zarr.Array | None = None
+        self._memory: np.ndarray | None = self._load_split() if in_memory else None
+
+    def _load_split(self) -> np.ndarray:
+        """All inputs of this split, uint8 (len(indices), M, M, M), in ``indices`` order."""
+        rows = [
+            np.asarray(self.inputs[int(row)])
+            for row in tqdm(self.indices, desc=f"load {self.split}", unit="structure")
+        ]
+        m = self.size // 2
+        return np.stack(rows) if rows else np.empty((0, m, m, m), dtype=np.uint8)
 
     def __len__(self) -> int:
         return 3 * len(self.indices)
@@ -252,9 +269,10 @@ class SpinodoidDataset(torch.utils.data.Dataset):
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
         row, axis = self.source(i)
-        counts = np.moveaxis(np.asarray(self.inputs[row]), axis, 0)
+        full = self.inputs[row] if self._memory is None else self._memory[i // 3]
+        counts = np.moveaxis(np.asarray(full), axis, 0)
         y = torch.tensor(self.eta[i // 3, axis], dtype=torch.float32)
-        return torch.from_numpy(np.ascontiguousarray(counts)), y
+        return torch.from_numpy(np.array(counts, order="C")), y
 
 
 @dataclass(frozen=True)
@@ -263,7 +281,6 @@ class _ShardPlan:
 
     shard_path: Path
     eta_path: Path
-    available: int
     used: int
 
 
@@ -275,11 +292,10 @@ def _plan_shards(
         raise ValueError(f"{len(shard_paths)} shard files but {len(eta_paths)} η files")
     plans, total = [], 0
     for shard_path, eta_path in zip(shard_paths, eta_paths, strict=True):
-        with h5py.File(shard_path, "r") as f:
-            available = int(f["structures"].shape[0])
+        available = len(read_shard_h5(shard_path, load_structures=False).seed)
         used = min(available, needed - total)
         if used > 0:
-            plans.append(_ShardPlan(Path(shard_path), Path(eta_path), available, used))
+            plans.append(_ShardPlan(Path(shard_path), Path(eta_path), used))
         total += available
     if total < needed:
         raise ValueError(
@@ -289,10 +305,11 @@ def _plan_shards(
     return plans
 
 
-def _refuse(plan: _ShardPlan, index: int, axis: int, reason: str) -> ValueError:
+def _refuse(plan: _ShardPlan, index: int, axis: int | None, reason: str) -> ValueError:
+    """The error for a bad η: names the shard file, the structure index and the direction."""
+    where = f"structure {index}" if axis is None else f"structure {index}, direction {AXES[axis]}"
     return ValueError(
-        f"refusing to assemble: shard {plan.shard_path}, structure {index}, "
-        f"direction {AXES[axis]}: {reason} (η file {plan.eta_path})"
+        f"refusing to assemble: shard {plan.shard_path}, {where}: {reason} (η file {plan.eta_path})"
     )
 
 
@@ -302,21 +319,29 @@ def _checked_eta(plan: _ShardPlan) -> tuple[np.ndarray, str, str]:
     Returns (eta float32 (used, 3), solver, interface); raises ValueError naming the shard file
     and structure index when an η is missing, NaN, outside (0, 1) or not converged.
     """
+    if not plan.eta_path.is_file():
+        raise _refuse(plan, 0, None, "η file missing")
     with h5py.File(plan.eta_path, "r") as f:
         eta = np.asarray(f["eta"][:], dtype=np.float64) if "eta" in f else np.empty((0, 3))
         converged = np.asarray(f["converged"][:], dtype=bool) if "converged" in f else None
         solver, interface = str(f.attrs.get("solver", "")), str(f.attrs.get("interface", ""))
+    if eta.ndim != 2 or eta.shape[1] != 3:
+        raise _refuse(plan, 0, None, f"η has shape {eta.shape}, expected (n, 3)")
     if eta.shape[0] < plan.used:
-        raise _refuse(plan, eta.shape[0], 0, f"η missing (the η file has {eta.shape[0]} rows)")
+        raise _refuse(plan, eta.shape[0], None, f"η missing (the η file has {eta.shape[0]} rows)")
     if converged is None or converged.shape[0] < plan.used:
-        raise _refuse(plan, 0, 0, "convergence flags missing")
+        rows = 0 if converged is None else converged.shape[0]
+        raise _refuse(plan, rows, None, f"convergence flag missing (the η file has {rows} rows)")
     eta32 = eta[: plan.used].astype(np.float32)
-    for index, axis in np.argwhere(~np.isfinite(eta32)):
-        raise _refuse(plan, int(index), int(axis), f"η = {eta32[index, axis]} is not a number")
-    for index, axis in np.argwhere((eta32 <= 0) | (eta32 >= 1)):
-        raise _refuse(plan, int(index), int(axis), f"η = {eta32[index, axis]} outside (0, 1)")
-    for index, axis in np.argwhere(~converged[: plan.used]):
-        raise _refuse(plan, int(index), int(axis), f"solver not converged (η = {eta32[index, axis]})")
+    checks = (
+        (~np.isfinite(eta32), "not a number"),
+        ((eta32 <= 0) | (eta32 >= 1), "outside (0, 1)"),
+        (~converged[: plan.used], "solver not converged"),
+    )
+    for bad, reason in checks:
+        if bad.any():
+            index, axis = (int(v) for v in np.argwhere(bad)[0])
+            raise _refuse(plan, index, axis, f"η = {eta32[index, axis]}: {reason}")
     return eta32, solver, interface
 
 
@@ -369,6 +394,59 @@ def _unique_attr(values: list[str], name: str) -> str:
     return values[0]
 
 
+def _write_store(path: Path, plans: list[_ShardPlan], etas: list[np.ndarray], n: int) -> int:
+    """Create the store's arrays at ``path`` and fill them shard by shard; returns N."""
+    group = zarr.create_group(path, zarr_format=3)
+    size, offset, arrays = None, 0, {}
+    for shard_number, (plan, eta) in enumerate(
+        tqdm(list(zip(plans, etas, strict=True)), desc="assemble", unit="shard")
+    ):
+        shard = read_shard_h5(plan.shard_path)
+        if size is None:
+            size = int(shard.size)
+            arrays = _create_arrays(group, n, size)
+        elif int(shard.size) != size:
+            raise ValueError(
+                f"refusing to assemble: {plan.shard_path} has N = {shard.size}, not {size}"
+            )
+        rows = slice(offset, offset + plan.used)
+        arrays["inputs"][rows] = block_counts(np.asarray(shard.structures[: plan.used]))
+        arrays["eta"][rows] = eta
+        arrays["theta"][rows] = np.asarray(shard.theta[: plan.used], dtype=np.float64)
+        arrays["seed"][rows] = np.asarray(shard.seed[: plan.used], dtype=np.int64)
+        arrays["source_shard"][rows] = shard_number
+        arrays["source_index"][rows] = np.arange(plan.used, dtype=np.int32)
+        offset += plan.used
+    return size
+
+
+def _store_attrs(
+    size: int,
+    plans: list[_ShardPlan],
+    counts: tuple[int, int, int],
+    split_seed: int,
+    checked: list[tuple[np.ndarray, str, str]],
+    attrs: Mapping[str, Any],
+) -> dict[str, Any]:
+    """The attributes that make a store self-describing (N, provenance, solver, version, time)."""
+    return {
+        **_json_attrs(attrs),
+        "N": size,
+        "input_size": size // 2,
+        "structures": sum(counts),
+        "splits": list(SPLITS),
+        "split_counts": dict(zip(SPLITS, counts, strict=True)),
+        "split_seed": int(split_seed),
+        "solver": _unique_attr([c[1] for c in checked], "solver"),
+        "interface": _unique_attr([c[2] for c in checked], "interface"),
+        "shards": [plan.shard_path.name for plan in plans],
+        "axes": list(AXES),
+        "inputs": "solid voxels per 2x2x2 block (0..8), axes (x, y, z)",
+        "package_version": __version__,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
 def assemble_dataset(
     shard_paths: Sequence[os.PathLike[str]],
     eta_paths: Sequence[os.PathLike[str]],
@@ -402,52 +480,26 @@ def assemble_dataset(
     needed = n_train + n_val + n_test
     plans = _plan_shards(shard_paths, eta_paths, needed)
     checked = [_checked_eta(plan) for plan in plans]
-    solver = _unique_attr([c[1] for c in checked], "solver")
-    interface = _unique_attr([c[2] for c in checked], "interface")
+    _unique_attr([c[1] for c in checked], "solver")
+    _unique_attr([c[2] for c in checked], "interface")
     tmp_path = out_path.with_name(f"{out_path.name}.tmp{os.getpid()}")
     shutil.rmtree(tmp_path, ignore_errors=True)
-    group = zarr.create_group(tmp_path, zarr_format=3)
-    size, offset, arrays = None, 0, {}
-    for shard_number, (plan, (eta, _, _)) in enumerate(
-        tqdm(list(zip(plans, checked, strict=True)), desc="assemble", unit="shard")
-    ):
-        shard = read_shard_h5(plan.shard_path)
-        if size is None:
-            size = int(shard.size)
-            arrays = _create_arrays(group, needed, size)
-        elif int(shard.size) != size:
-            raise ValueError(f"refusing to assemble: {plan.shard_path} has N = {shard.size}, not {size}")
-        rows = slice(offset, offset + plan.used)
-        arrays["inputs"][rows] = block_counts(np.asarray(shard.structures[: plan.used]))
-        arrays["eta"][rows] = eta
-        arrays["theta"][rows] = np.asarray(shard.theta[: plan.used], dtype=np.float64)
-        arrays["seed"][rows] = np.asarray(shard.seed[: plan.used], dtype=np.int64)
-        arrays["source_shard"][rows] = shard_number
-        arrays["source_index"][rows] = np.arange(plan.used, dtype=np.int32)
-        offset += plan.used
-    arrays["split"][:] = _split_codes(n_train, n_val, n_test, split_seed)
-    group.attrs.update(
-        {
-            **_json_attrs(attrs or {}),
-            "N": size,
-            "input_size": size // 2,
-            "structures": needed,
-            "splits": list(SPLITS),
-            "split_counts": {"train": n_train, "val": n_val, "test": n_test},
-            "split_seed": int(split_seed),
-            "solver": solver,
-            "interface": interface,
-            "shards": [plan.shard_path.name for plan in plans],
-            "axes": list(AXES),
-            "inputs": "solid voxels per 2x2x2 block (0..8), axes (x, y, z)",
-            "package_version": __version__,
-            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        }
-    )
+    try:
+        size = _write_store(tmp_path, plans, [c[0] for c in checked], needed)
+        group = zarr.open_group(tmp_path, mode="r+")
+        group["split"][:] = _split_codes(n_train, n_val, n_test, split_seed)
+        group.attrs.update(
+            _store_attrs(size, plans, (n_train, n_val, n_test), split_seed, checked, attrs or {})
+        )
+    except BaseException:
+        shutil.rmtree(tmp_path, ignore_errors=True)
+        raise
     if out_path.exists():
         shutil.rmtree(out_path)
     os.replace(tmp_path, out_path)
-    logger.info("wrote %s: %d structures of N = %d from %d shards", out_path, needed, size, len(plans))
+    logger.info(
+        "wrote %s: %d structures of N = %d from %d shards", out_path, needed, size, len(plans)
+    )
     return out_path
 
 

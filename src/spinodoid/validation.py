@@ -1,0 +1,397 @@
+"""Validation of designed θ̂ by the solver and the CNN, and upscaling (SPEC §6).
+
+*Validation* generates ``K`` structures at the posterior mean θ̂ with fresh seeds (paper:
+``K = 250``) and computes η along x, y and z with the solver and with the CNN (paper Figs. 8–9).
+*Upscaling* generates ``M`` structures of side ``N·factor`` with the length scales divided by
+``factor`` (paper: ``M = 10`` at ``576 = 3·192``), which keeps the voxel size and grows the domain
+``factor``-fold (SPEC §1, "Units of q"); only the solver applies there, the CNN being tied to N.
+
+Seeds are derived from the master seed, the target name, a stream name (``"validate"``,
+``"upscale"`` or ``"export"``) and the structure index, so they never coincide with the
+dataset's or the design run's seeds by construction of the stream (a coincidence of 32-bit
+values is possible but immaterial: a seed only picks a noise field).
+
+Memory is planned before a solve (:func:`plan_memory`): the LBM holds double-buffered float32
+D3Q7 populations and a uint8 wall mask, 57 bytes per solved cell (``spinodoid.lbm.LBMSolver``),
+and with the sub-voxel interface it solves the level set refined twice per axis (8× the cells,
+``spinodoid.diffusivity``); the host also holds the structure, its level set and the transient
+arrays of the GRF and of the solver's preparation.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import time
+import zlib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from spinodoid import AXES
+from spinodoid.diffusivity import SUBVOXEL_FACTOR, effective_diffusivity
+from spinodoid.io import atomic_path
+from spinodoid.structure import level_set as grf_level_set
+
+__all__ = [
+    "PAPER_RESULTS",
+    "LBM_BYTES_PER_CELL",
+    "LBM_HOST_BYTES_PER_CELL",
+    "FV_BYTES_PER_CELL",
+    "HOST_BYTES_PER_CELL",
+    "EtaSolver",
+    "MemoryPlan",
+    "MemoryPlanError",
+    "SolverSettings",
+    "derived_seeds",
+    "upscaled_size",
+    "upscaled_theta",
+    "plan_memory",
+    "check_memory",
+    "make_solver",
+    "solver_eta",
+    "cnn_eta",
+    "validate_structures",
+    "upscale_structures",
+    "summarize",
+    "paper_results_for",
+    "read_theta_hat",
+    "write_table",
+    "combined_table",
+]
+
+log = logging.getLogger(__name__)
+
+#: LBM fields per solved cell: 2 buffers x 7 populations x float32 + uint8 wall mask
+#: (spinodoid.lbm.LBMSolver); on the device with arch='cuda', on the host with 'cpu'.
+LBM_BYTES_PER_CELL = 2 * 7 * 4 + 1
+#: Host arrays of the LBM driver per solved cell besides its fields (transport-axis copy,
+#: wall mask construction): measured 85 B/cell in total at 64³ (voxel, cpu) minus the 57 above.
+LBM_HOST_BYTES_PER_CELL = 28
+#: Finite-volume solver per cell (sparse matrix, AMG hierarchy, CG vectors): measured 480 B
+#: (voxel) and 580 B (subvoxel) peak at 64³, rounded up.
+FV_BYTES_PER_CELL = 640
+#: Host arrays per structure cell kept during a solve: voxels (1) + level set (4), plus the peak
+#: of the GRF transients (uint64 counters and bits, float64 Box–Muller, complex64 FFT), ≈ 40 B.
+HOST_BYTES_PER_CELL = 48
+
+_GIB = 1024**3
+_SEED_STREAMS = {"validate": 1, "upscale": 2, "export": 3}
+
+#: SPEC §6 / paper: targets, θ̂ and the mean η at θ̂ by CNN and LBM (250 structures, N = 192)
+#: and by LBM after upscaling (10 structures, N = 576, every std < 0.003).
+PAPER_RESULTS: dict[str, dict[str, tuple[float, ...]]] = {
+    "case1": {
+        "target": (0.40, 0.50, 0.60),
+        "theta_hat": (0.092, 0.135, 0.245, 0.666),
+        "cnn": (0.401, 0.499, 0.599),
+        "solver": (0.400, 0.498, 0.598),
+        "upscale": (0.393, 0.494, 0.595),
+    },
+    "case2": {
+        "target": (0.25, 0.375, 0.50),
+        "theta_hat": (0.098, 0.151, 0.284, 0.572),
+        "cnn": (0.264, 0.374, 0.490),
+        "solver": (0.264, 0.372, 0.489),
+        "upscale": (0.258, 0.366, 0.484),
+    },
+}
+
+#: η of one structure along one axis: (voxels uint8 (N,N,N), level set float32 or None, axis).
+EtaSolver = Callable[[np.ndarray, "np.ndarray | None", int], float]
+
+
+class MemoryPlanError(ValueError):
+    """A solve that would need more memory than allowed."""
+
+
+@dataclass(frozen=True)
+class SolverSettings:
+    """Settings of the solver (config ``simulate``), see :func:`spinodoid.diffusivity`."""
+
+    solver: str = "lbm"
+    interface: str = "subvoxel"
+    arch: str = "cpu"
+    flux_change_tol: float = 1e-5
+    flux_uniformity_tol: float = 1e-4
+    max_steps_per_voxel: int = 200
+
+    @classmethod
+    def from_config(cls, simulate: Mapping[str, object]) -> SolverSettings:
+        """Settings from the ``simulate`` section of the config."""
+        return cls(**{key: simulate[key] for key in cls.__dataclass_fields__})
+
+
+@dataclass(frozen=True)
+class MemoryPlan:
+    """Planned peak memory of one solve, in bytes: ``device`` (LBM fields; on the host too
+    when ``arch='cpu'``) and ``host`` (everything held in main memory)."""
+
+    size: int
+    device_bytes: int
+    host_bytes: int
+
+    @property
+    def peak_gib(self) -> float:
+        """The larger of the two, in GiB."""
+        return max(self.device_bytes, self.host_bytes) / _GIB
+
+
+def derived_seeds(base_seed: int, target_name: str, stream: str, count: int) -> np.ndarray:
+    """Structure seeds for ``count`` structures of a target, int64 in [0, 2³²), shape (count,).
+
+    A pure function of (master seed, target name, stream, index); ``stream`` is ``"validate"``,
+    ``"upscale"`` or ``"export"``, so the three never share a seed sequence.
+    """
+    if stream not in _SEED_STREAMS:
+        raise ValueError(f"unknown seed stream {stream!r}; use one of {sorted(_SEED_STREAMS)}")
+    key = [int(base_seed), 0x5EED, _SEED_STREAMS[stream], zlib.crc32(target_name.encode())]
+    state = np.random.SeedSequence(key).generate_state(count, dtype=np.uint32)
+    return state.astype(np.int64)
+
+
+def upscaled_size(size: int, factor: float) -> int:
+    """``size·factor``, refused unless it is an even integer (the block counts need even N)."""
+    scaled = size * factor
+    if not math.isclose(scaled, round(scaled), abs_tol=1e-9) or round(scaled) % 2:
+        raise ValueError(
+            f"upscale: N x factor = {size} x {factor} = {scaled:g} must be an even integer"
+        )
+    return round(scaled)
+
+
+def upscaled_theta(theta: Sequence[float], factor: float) -> np.ndarray:
+    """θ with a_x, a_y, a_z divided by ``factor`` and ε kept, float64 (4,).
+
+    a is in domain lengths (SPEC §1), so a/factor on a domain factor times larger keeps the
+    features' size in voxels (paper: "the length scale parameters ... are divided by 3").
+    """
+    out = np.asarray(theta, dtype=np.float64).copy()
+    out[:3] /= factor
+    return out
+
+
+def plan_memory(size: int, settings: SolverSettings) -> MemoryPlan:
+    """Planned peak memory of generating one structure of side ``size`` and solving it.
+
+    The LBM with the sub-voxel interface runs on the level set refined
+    :data:`spinodoid.diffusivity.SUBVOXEL_FACTOR` times, i.e. on ``(size·factor)³`` cells.
+    """
+    cells = int(size) ** 3
+    host = cells * HOST_BYTES_PER_CELL
+    if settings.solver == "fv":
+        return MemoryPlan(int(size), 0, host + cells * FV_BYTES_PER_CELL)
+    refine = SUBVOXEL_FACTOR if settings.interface == "subvoxel" else 1
+    solved = (int(size) * refine) ** 3
+    lbm = solved * LBM_BYTES_PER_CELL
+    host += solved * LBM_HOST_BYTES_PER_CELL + (lbm if settings.arch == "cpu" else 0)
+    return MemoryPlan(size=int(size), device_bytes=lbm, host_bytes=host)
+
+
+def check_memory(size: int, settings: SolverSettings, max_memory_gib: float) -> MemoryPlan:
+    """:func:`plan_memory`, raising :class:`MemoryPlanError` above ``max_memory_gib`` GiB."""
+    plan = plan_memory(size, settings)
+    if plan.peak_gib > max_memory_gib:
+        raise MemoryPlanError(
+            f"a {size}³ solve ({settings.solver}, {settings.interface} interface, "
+            f"arch={settings.arch}) needs about {plan.peak_gib:.1f} GiB "
+            f"({plan.device_bytes / _GIB:.1f} GiB of LBM fields, "
+            f"{plan.host_bytes / _GIB:.1f} GiB on the host), more than "
+            f"upscale.max_memory_gib = {max_memory_gib:g}; lower upscale.factor, use a "
+            "larger device, or raise the limit"
+        )
+    log.info("memory plan for %d³: %.2f GiB (limit %g GiB)", size, plan.peak_gib, max_memory_gib)
+    return plan
+
+
+def make_solver(settings: SolverSettings) -> EtaSolver:
+    """An :data:`EtaSolver` calling :func:`spinodoid.diffusivity.effective_diffusivity`."""
+
+    def solve(voxels: np.ndarray, level_set: np.ndarray | None, axis: int) -> float:
+        result = effective_diffusivity(
+            voxels,
+            axis,
+            solver=settings.solver,
+            interface=settings.interface,
+            level_set=level_set,
+            arch=settings.arch,
+            flux_change_tol=settings.flux_change_tol,
+            flux_uniformity_tol=settings.flux_uniformity_tol,
+            max_steps_per_voxel=settings.max_steps_per_voxel,
+        )
+        return float(result.eta)
+
+    return solve
+
+
+def solver_eta(voxels: np.ndarray, level_set: np.ndarray | None, solve: EtaSolver) -> np.ndarray:
+    """(η_x, η_y, η_z) of one structure by ``solve``, float64 (3,)."""
+    return np.array([solve(voxels, level_set, axis) for axis in range(3)], dtype=np.float64)
+
+
+def cnn_eta(model, structures: np.ndarray, device=None) -> np.ndarray:
+    """CNN (η_x, η_y, η_z) of structures uint8 (B, N, N, N), float64 (B, 3).
+
+    ``model`` is a :class:`spinodoid.model.SpinodoidCNN` trained on N³ structures.
+    """
+    import torch
+
+    from spinodoid.data import block_counts
+    from spinodoid.model import predict_eta_all_axes
+
+    counts = torch.as_tensor(block_counts(structures))
+    return predict_eta_all_axes(model, counts, device=device).double().cpu().numpy()
+
+
+def _structure(theta: Sequence[float], seed: int, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """(voxels uint8, level set float32) of one structure, shape (size,)*3."""
+    psi = grf_level_set(theta, int(seed), size)
+    return (psi >= 0).view(np.uint8), psi
+
+
+def _eta_columns(prefix: str, eta: np.ndarray) -> dict[str, np.ndarray]:
+    return {f"eta_{prefix}_{axis}": eta[:, k] for k, axis in enumerate(AXES)}
+
+
+def validate_structures(
+    theta: Sequence[float],
+    seeds: Sequence[int],
+    size: int,
+    solve: EtaSolver,
+    model=None,
+    device=None,
+) -> pd.DataFrame:
+    """η by the solver (and the CNN when ``model`` is given) of structures at one θ.
+
+    Args:
+        theta: (a_x, a_y, a_z, ε), the design θ̂.
+        seeds: one structure seed per row.
+        size: structure side N (the CNN's training size when a model is given).
+        solve: the solver, e.g. :func:`make_solver`.
+        model: a trained :class:`spinodoid.model.SpinodoidCNN` or None.
+        device: torch device of the CNN.
+
+    Returns:
+        One row per structure: ``seed``, ``porosity``, ``eta_solver_x/y/z``, then
+        ``eta_cnn_x/y/z`` when a model is given, and ``solver_seconds`` (wall time of the
+        three solves, s).
+    """
+    solver_rows, cnn_rows, porosity, seconds = [], [], [], []
+    for seed in tqdm(seeds, desc="validate", unit="structure"):
+        voxels, psi = _structure(theta, seed, size)
+        start = time.perf_counter()
+        solver_rows.append(solver_eta(voxels, psi, solve))
+        seconds.append(time.perf_counter() - start)
+        porosity.append(1.0 - voxels.mean())
+        if model is not None:
+            cnn_rows.append(cnn_eta(model, voxels[None], device)[0])
+        log.info("seed %d: solver η %s (%.1f s)", seed, np.round(solver_rows[-1], 4), seconds[-1])
+    frame = pd.DataFrame({"seed": np.asarray(seeds, dtype=np.int64), "porosity": porosity})
+    frame = frame.assign(**_eta_columns("solver", np.array(solver_rows).reshape(-1, 3)))
+    if model is not None:
+        frame = frame.assign(**_eta_columns("cnn", np.array(cnn_rows).reshape(-1, 3)))
+    return frame.assign(solver_seconds=seconds)
+
+
+def upscale_structures(
+    theta: Sequence[float],
+    seeds: Sequence[int],
+    size: int,
+    factor: float,
+    solve: EtaSolver,
+    settings: SolverSettings,
+    max_memory_gib: float,
+) -> pd.DataFrame:
+    """Solver η of structures of side ``size·factor`` at θ with a / factor (SPEC §6).
+
+    The size is checked (:func:`upscaled_size`) and the memory planned (:func:`check_memory`)
+    before any structure is generated. Returns the columns of :func:`validate_structures`
+    without the CNN, plus ``size``.
+    """
+    big = upscaled_size(size, factor)
+    check_memory(big, settings, max_memory_gib)
+    frame = validate_structures(upscaled_theta(theta, factor), seeds, big, solve)
+    return frame.assign(size=big)
+
+
+def paper_results_for(target: Sequence[float]) -> tuple[str, dict[str, tuple[float, ...]]] | None:
+    """The paper's case whose target η equals ``target`` (to 1e-9), or None."""
+    for name, case in PAPER_RESULTS.items():
+        if np.allclose(case["target"], target, rtol=0, atol=1e-9):
+            return name, case
+    return None
+
+
+def summarize(frame: pd.DataFrame, target: Sequence[float], paper_key: str) -> pd.DataFrame:
+    """Mean, std and error to the target per method and direction, next to the paper's means.
+
+    Args:
+        frame: output of :func:`validate_structures` or :func:`upscale_structures`.
+        target: the target (η_x, η_y, η_z).
+        paper_key: which of the paper's numbers the solver rows sit next to: ``"solver"``
+            (validation) or ``"upscale"``; the CNN rows always use ``"cnn"``.
+
+    Returns:
+        One row per method (``solver``, then ``cnn`` when present) and direction: ``method``,
+        ``direction``, ``structures``, ``mean``, ``std`` (sample, ddof = 1; NaN for one
+        structure), ``target``, ``error`` (mean − target), ``error_percent``
+        (100·error/target), ``paper_case``, ``paper_mean`` (NaN when the target is not one
+        of the paper's).
+    """
+    paper = paper_results_for(target)
+    rows = []
+    for method in ("solver", "cnn"):
+        if f"eta_{method}_x" not in frame:
+            continue
+        key = paper_key if method == "solver" else "cnn"
+        for k, axis in enumerate(AXES):
+            values = frame[f"eta_{method}_{axis}"].to_numpy(dtype=np.float64)
+            mean = float(values.mean())
+            rows.append(
+                {
+                    "method": method,
+                    "direction": axis,
+                    "structures": len(values),
+                    "mean": mean,
+                    "std": float(values.std(ddof=1)) if len(values) > 1 else math.nan,
+                    "target": float(target[k]),
+                    "error": mean - float(target[k]),
+                    "error_percent": 100.0 * (mean - float(target[k])) / float(target[k]),
+                    "paper_case": paper[0] if paper else "",
+                    "paper_mean": paper[1][key][k] if paper else math.nan,
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def read_theta_hat(path: str | os.PathLike[str]) -> np.ndarray:
+    """θ̂ = (a_x, a_y, a_z, eps) from a design's theta_hat.json, float64 (4,)."""
+    with open(path, encoding="utf-8") as handle:
+        values = json.load(handle)
+    return np.array([values[key] for key in ("a_x", "a_y", "a_z", "eps")], dtype=np.float64)
+
+
+def write_table(frame: pd.DataFrame, path: str | os.PathLike[str]) -> None:
+    """Write a CSV (17 significant digits) via a temporary name and rename."""
+    tmp = atomic_path(path)
+    frame.to_csv(tmp, index=False, float_format="%.17g")
+    os.replace(tmp, path)
+
+
+def combined_table(summaries: Mapping[tuple[str, str], pd.DataFrame]) -> pd.DataFrame:
+    """One table of :func:`summarize` outputs keyed by (target name, stage), stage first.
+
+    ``stage`` is ``"validate"`` or ``"upscale"``; the columns of :func:`summarize` follow
+    ``target_name`` and ``stage``.
+    """
+    frames = [
+        frame.assign(target_name=name, stage=stage) for (name, stage), frame in summaries.items()
+    ]
+    table = pd.concat(frames, ignore_index=True)
+    first = ["target_name", "stage"]
+    return table[first + [c for c in table.columns if c not in first]]

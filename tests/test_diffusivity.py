@@ -1,0 +1,89 @@
+"""Tests of the dispatcher spinodoid.diffusivity and the `simulate` rule script."""
+
+import runpy
+import types
+
+import h5py
+import numpy as np
+import pytest
+
+from spinodoid.diffusivity import (
+    DisconnectedStructureError,
+    NotConvergedError,
+    effective_diffusivity,
+    pore_percolates,
+)
+from spinodoid.sampling import sample_shard, write_shard_h5
+from spinodoid.structure import generate_structure, level_set
+
+THETA = (0.12, 0.16, 0.22, 0.6)
+
+
+def test_all_solid_and_disconnected_raise():
+    with pytest.raises(DisconnectedStructureError):
+        effective_diffusivity(np.ones((16, 16, 16), np.uint8), 0)
+    blocked = np.zeros((16, 16, 16), np.uint8)
+    blocked[8] = 1
+    with pytest.raises(DisconnectedStructureError):
+        effective_diffusivity(blocked, 0)
+    assert pore_percolates(blocked, 1)
+
+
+def test_periodic_percolation_through_the_wrap():
+    solid = np.ones((8, 8, 8), np.uint8)
+    solid[:4, 0] = 0
+    solid[3:, 7] = 0
+    assert pore_percolates(solid, 0, periodic=True)
+    assert not pore_percolates(solid, 0, periodic=False)
+
+
+def test_unconverged_lbm_raises():
+    structure = generate_structure(THETA, 5, 32)
+    with pytest.raises(NotConvergedError):
+        effective_diffusivity(structure, 0, max_steps_per_voxel=1)
+
+
+def test_lbm_and_fv_agree_in_voxel_mode():
+    structure = generate_structure(THETA, 5, 32)
+    lbm = effective_diffusivity(structure, 1, solver="lbm")
+    fv = effective_diffusivity(structure, 1, solver="fv")
+    assert lbm.converged and lbm.solver == "lbm" and fv.solver == "fv"
+    assert lbm.eta == pytest.approx(fv.eta, rel=1e-3)
+    assert lbm.flux_nonuniformity < 1e-4 and lbm.flux_change < 1e-5
+
+
+def test_subvoxel_needs_a_matching_level_set():
+    psi = level_set(THETA, 5, 24)
+    structure = (psi >= 0).view(np.uint8)
+    with pytest.raises(ValueError):
+        effective_diffusivity(structure, 0, interface="subvoxel")
+    with pytest.raises(ValueError):
+        effective_diffusivity(structure, 0, interface="subvoxel", level_set=-psi)
+    result = effective_diffusivity(structure, 0, interface="subvoxel", level_set=psi)
+    assert result.interface == "subvoxel" and 0 < result.eta < 1
+
+
+def test_simulate_script_writes_eta_file(tmp_path):
+    shard = sample_shard(0, 2, 24, 11)
+    write_shard_h5(shard, tmp_path / "shard_00000.h5")
+    params = {
+        "solver": "lbm",
+        "interface": "voxel",
+        "arch": "cpu",
+        "flux_change_tol": 1e-5,
+        "flux_uniformity_tol": 1e-4,
+        "max_steps_per_voxel": 200,
+    }
+    snakemake = types.SimpleNamespace(
+        input=types.SimpleNamespace(shard=str(tmp_path / "shard_00000.h5")),
+        output=types.SimpleNamespace(eta=str(tmp_path / "shard_00000.eta.h5")),
+        log=[str(tmp_path / "simulate.log")],
+        params=types.SimpleNamespace(simulate=params),
+    )
+    runpy.run_path("scripts/simulate.py", init_globals={"snakemake": snakemake})
+    with h5py.File(tmp_path / "shard_00000.eta.h5") as h5:
+        eta = h5["eta"][...]
+        assert eta.shape == (2, 3) and h5["converged"][...].all()
+        assert h5.attrs["solver"] == "lbm"
+    reference = effective_diffusivity(shard.structures[1], 2).eta
+    assert eta[1, 2] == pytest.approx(reference, rel=1e-9)

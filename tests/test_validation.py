@@ -1,0 +1,257 @@
+"""Tests of spinodoid.validation: seeds, upscaling sizes, memory planning, statistics."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from spinodoid.data import block_counts
+from spinodoid.model import SpinodoidCNN, predict_eta_all_axes
+from spinodoid.structure import generate_structure
+from spinodoid.validation import (
+    FV_BYTES_PER_CELL,
+    HOST_BYTES_PER_CELL,
+    LBM_BYTES_PER_CELL,
+    LBM_HOST_BYTES_PER_CELL,
+    PAPER_RESULTS,
+    MemoryPlanError,
+    SolverSettings,
+    check_memory,
+    combined_table,
+    derived_seeds,
+    make_solver,
+    paper_results_for,
+    plan_memory,
+    read_theta_hat,
+    solver_eta,
+    summarize,
+    upscale_structures,
+    upscaled_size,
+    upscaled_theta,
+    validate_structures,
+    write_table,
+)
+
+THETA = (0.1, 0.12, 0.2, 0.6)
+
+
+def porosity_solver(voxels: np.ndarray, level_set: np.ndarray | None, axis: int) -> float:
+    """A stand-in solver: porosity plus 0.01 per axis index (η of a straight channel + offset)."""
+    return float(1.0 - voxels.mean()) + 0.01 * axis
+
+
+class RecordingSolver:
+    """Records the shape, porosity and level set agreement of every structure it is given."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[tuple[int, ...], float, bool]] = []
+
+    def __call__(self, voxels: np.ndarray, level_set: np.ndarray | None, axis: int) -> float:
+        agrees = level_set is not None and np.array_equal(voxels, (level_set >= 0).view(np.uint8))
+        self.calls.append((voxels.shape, float(1.0 - voxels.mean()), agrees))
+        return 0.5
+
+
+def refuse_to_solve(voxels: np.ndarray, level_set: np.ndarray | None, axis: int) -> float:
+    raise AssertionError("the solver must not run when the plan is refused")
+
+
+def test_derived_seeds_are_deterministic_and_stream_specific():
+    first = derived_seeds(7, "case1", "validate", 5)
+    assert first.dtype == np.int64 and first.shape == (5,)
+    assert np.array_equal(first, derived_seeds(7, "case1", "validate", 5))
+    assert np.array_equal(first[:3], derived_seeds(7, "case1", "validate", 3))
+    assert len(np.unique(first)) == 5
+    assert ((first >= 0) & (first < 2**32)).all()
+    others = [
+        derived_seeds(7, "case1", "upscale", 5),
+        derived_seeds(7, "case2", "validate", 5),
+        derived_seeds(8, "case1", "validate", 5),
+    ]
+    for other in others:
+        assert not np.intersect1d(first, other).size
+    with pytest.raises(ValueError, match="stream"):
+        derived_seeds(7, "case1", "train", 1)
+
+
+@pytest.mark.parametrize(
+    ("size", "factor", "expected"), [(64, 1.5, 96), (192, 3, 576), (32, 3, 96)]
+)
+def test_upscaled_size_accepts_even_integers(size, factor, expected):
+    assert upscaled_size(size, factor) == expected
+
+
+@pytest.mark.parametrize(("size", "factor"), [(64, 1.4), (33, 3), (64, 1.51)])
+def test_upscaled_size_refuses_odd_or_fractional_sizes(size, factor):
+    with pytest.raises(ValueError, match="even integer"):
+        upscaled_size(size, factor)
+
+
+def test_upscaled_theta_divides_length_scales_only():
+    np.testing.assert_allclose(upscaled_theta(THETA, 2.0), (0.05, 0.06, 0.1, 0.6))
+
+
+def test_memory_plan_counts_lbm_fields_and_host_arrays():
+    voxel_cuda = plan_memory(10, SolverSettings(interface="voxel", arch="cuda"))
+    assert voxel_cuda.device_bytes == 1000 * LBM_BYTES_PER_CELL == 57_000
+    assert voxel_cuda.host_bytes == 1000 * (HOST_BYTES_PER_CELL + LBM_HOST_BYTES_PER_CELL)
+    voxel_cpu = plan_memory(10, SolverSettings(interface="voxel", arch="cpu"))
+    assert voxel_cpu.host_bytes == voxel_cuda.host_bytes + 57_000
+    subvoxel = plan_memory(10, SolverSettings(interface="subvoxel", arch="cuda"))
+    assert subvoxel.device_bytes == 20**3 * LBM_BYTES_PER_CELL  # solved on the 2x refined grid
+    fv = plan_memory(10, SolverSettings(solver="fv"))
+    assert fv.device_bytes == 0 and fv.host_bytes == 1000 * (
+        HOST_BYTES_PER_CELL + FV_BYTES_PER_CELL
+    )
+    paper = plan_memory(576, SolverSettings(interface="voxel", arch="cuda"))
+    assert 10 < paper.device_bytes / 1024**3 < 11  # 576³ · 57 B ≈ 10.1 GiB of LBM fields
+
+
+def test_check_memory_refuses_an_impossible_size_with_a_clear_message():
+    settings = SolverSettings(interface="subvoxel", arch="cpu")
+    with pytest.raises(MemoryPlanError, match=r"1024³.*max_memory_gib = 8"):
+        check_memory(1024, settings, 8)
+    assert check_memory(48, settings, 8).peak_gib < 0.2
+
+
+def test_upscale_refuses_before_generating_anything():
+    settings = SolverSettings(interface="subvoxel", arch="cpu")
+    with pytest.raises(MemoryPlanError):
+        upscale_structures(THETA, [1], 64, 8, refuse_to_solve, settings, max_memory_gib=1)
+    with pytest.raises(ValueError, match="even integer"):
+        upscale_structures(THETA, [1], 64, 1.4, refuse_to_solve, settings, max_memory_gib=64)
+
+
+def test_upscaled_structures_have_the_right_size_and_porosity():
+    solver = RecordingSolver()
+    settings = SolverSettings()
+    frame = upscale_structures(THETA, [3, 4], 16, 2, solver, settings, max_memory_gib=1)
+    assert len(solver.calls) == 6  # 2 structures x 3 axes
+    for shape, porosity, agrees in solver.calls:
+        assert shape == (32, 32, 32)
+        assert porosity == pytest.approx(THETA[3], abs=1 / 32**3)
+        assert agrees
+    assert list(frame.columns[:5]) == [
+        "seed",
+        "porosity",
+        "eta_solver_x",
+        "eta_solver_y",
+        "eta_solver_z",
+    ]
+    assert (frame["size"] == 32).all() and frame["seed"].tolist() == [3, 4]
+    assert "eta_cnn_x" not in frame
+
+
+def test_validate_structures_regenerates_each_seed_and_predicts_all_axes():
+    torch.manual_seed(0)
+    model = SpinodoidCNN(input_size=36).eval()
+    seeds = [11, 12]
+    frame = validate_structures(THETA, seeds, 72, porosity_solver, model, "cpu")
+    structures = np.stack([generate_structure(THETA, s, 72) for s in seeds])
+    expected_cnn = predict_eta_all_axes(model, torch.as_tensor(block_counts(structures))).numpy()
+    np.testing.assert_allclose(
+        frame[["eta_cnn_x", "eta_cnn_y", "eta_cnn_z"]], expected_cnn, rtol=1e-6
+    )
+    porosity = 1.0 - structures.mean(axis=(1, 2, 3))
+    np.testing.assert_allclose(frame["porosity"], porosity)
+    np.testing.assert_allclose(frame["eta_solver_z"], porosity + 0.02)
+    assert (frame["solver_seconds"] >= 0).all()
+
+
+def test_solver_eta_asks_each_axis_once_in_order():
+    asked: list[int] = []
+
+    def solve(voxels, level_set, axis):
+        asked.append(axis)
+        return 0.1 * (axis + 1)
+
+    np.testing.assert_allclose(
+        solver_eta(np.zeros((4, 4, 4), np.uint8), None, solve), (0.1, 0.2, 0.3)
+    )
+    assert asked == [0, 1, 2]
+
+
+def _frame() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "seed": [1, 2],
+            "eta_solver_x": [0.3, 0.5],
+            "eta_solver_y": [0.5, 0.7],
+            "eta_solver_z": [0.6, 0.6],
+            "eta_cnn_x": [0.40, 0.42],
+            "eta_cnn_y": [0.50, 0.50],
+            "eta_cnn_z": [0.57, 0.61],
+        }
+    )
+
+
+def test_summarize_matches_hand_computed_statistics():
+    summary = summarize(_frame(), (0.40, 0.50, 0.60), "solver").set_index(["method", "direction"])
+    x = summary.loc[("solver", "x")]
+    assert x["mean"] == pytest.approx(0.4)
+    assert x["std"] == pytest.approx(math.sqrt(0.02))  # ((0.1² + 0.1²) / (2 − 1))^½
+    assert x["error"] == pytest.approx(0.0, abs=1e-12)
+    y = summary.loc[("solver", "y")]
+    assert (y["mean"], y["error"], y["error_percent"]) == pytest.approx((0.6, 0.1, 20.0))
+    assert summary.loc[("solver", "z"), "std"] == pytest.approx(0.0)
+    z_cnn = summary.loc[("cnn", "z")]
+    assert (z_cnn["mean"], z_cnn["std"]) == pytest.approx((0.59, math.sqrt(0.0008)))
+    assert z_cnn["error_percent"] == pytest.approx(-100 * 0.01 / 0.6)
+    assert (summary["structures"] == 2).all() and (summary["paper_case"] == "case1").all()
+    assert summary.loc[("solver", "y"), "paper_mean"] == PAPER_RESULTS["case1"]["solver"][1]
+    assert summary.loc[("cnn", "x"), "paper_mean"] == PAPER_RESULTS["case1"]["cnn"][0]
+
+
+def test_summarize_upscale_uses_the_papers_upscaled_numbers_and_nan_elsewhere():
+    frame = _frame().drop(columns=["eta_cnn_x", "eta_cnn_y", "eta_cnn_z"])
+    summary = summarize(frame.iloc[:1], (0.25, 0.375, 0.50), "upscale")
+    assert summary["method"].tolist() == ["solver"] * 3
+    assert summary["paper_mean"].tolist() == list(PAPER_RESULTS["case2"]["upscale"])
+    assert summary["std"].isna().all()  # one structure: no sample std
+    other = summarize(frame, (0.3, 0.3, 0.3), "solver")
+    assert other["paper_mean"].isna().all() and (other["paper_case"] == "").all()
+
+
+def test_paper_results_lookup_by_target():
+    assert paper_results_for((0.25, 0.375, 0.5))[0] == "case2"
+    assert paper_results_for([0.4, 0.5, 0.6])[0] == "case1"
+    assert paper_results_for((0.4, 0.5, 0.61)) is None
+
+
+def test_theta_hat_and_tables_round_trip(tmp_path):
+    path = tmp_path / "theta_hat.json"
+    path.write_text(json.dumps({"a_x": 0.1, "a_y": 0.2, "a_z": 0.3, "eps": 0.6, "status": "ok"}))
+    np.testing.assert_array_equal(read_theta_hat(path), (0.1, 0.2, 0.3, 0.6))
+    summary = summarize(_frame(), (0.4, 0.5, 0.6), "solver")
+    table = combined_table({("case1", "validate"): summary, ("case1", "upscale"): summary})
+    assert list(table.columns[:3]) == ["target_name", "stage", "method"] and len(table) == 12
+    write_table(table, tmp_path / "t.csv")
+    back = pd.read_csv(tmp_path / "t.csv", keep_default_na=False, na_values=[""])
+    np.testing.assert_array_equal(back["mean"].to_numpy(), table["mean"].to_numpy())
+    assert not list(tmp_path.glob(".*"))  # no temporary file left behind
+
+
+def test_solver_settings_from_config():
+    simulate = {
+        "solver": "fv",
+        "interface": "voxel",
+        "arch": "cpu",
+        "flux_change_tol": 1e-6,
+        "flux_uniformity_tol": 1e-4,
+        "max_steps_per_voxel": 50,
+    }
+    assert SolverSettings.from_config(simulate) == SolverSettings(
+        "fv", "voxel", "cpu", 1e-6, 1e-4, 50
+    )
+
+
+def test_make_solver_calls_the_configured_solver_on_a_straight_channel():
+    structure = np.ones((8, 8, 8), dtype=np.uint8)
+    structure[:, 2:5, 3:6] = 0  # a 3 x 3 pore channel along x: η_x = porosity exactly
+    solve = make_solver(SolverSettings(solver="fv", interface="voxel"))
+    assert solve(structure, None, 0) == pytest.approx(9 / 64, rel=1e-6)

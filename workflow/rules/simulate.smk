@@ -1,0 +1,18 @@
+rule simulate:
+    input:
+        shard="results/shards/shard_{shard}.h5",
+    output:
+        eta="results/shards/shard_{shard}.eta.h5",
+    log:
+        "logs/simulate/{shard}.log",
+    benchmark:
+        "benchmarks/simulate/{shard}.tsv"
+    params:
+        simulate=config["simulate"],
+    threads: 2
+    resources:
+        gpu=1 if config["simulate"]["arch"] == "cuda" else 0,
+    conda:
+        "../../envs/gpu.yaml" if config["simulate"]["arch"] == "cuda" else "../../envs/cpu.yaml"
+    script:
+        "../../scripts/simulate.py"

@@ -1,0 +1,192 @@
+# Validation, upscaling, 3D export and the report's figures and tables (SPEC §6).
+
+
+rule validate:
+    input:
+        theta_hat="results/design/{target}/theta_hat.json",
+        model="results/model/best.pt",
+    output:
+        table="results/validate/{target}.csv",
+        summary="results/validate/{target}_summary.csv",
+        figure=report(
+            "results/validate/{target}_scatter.png",
+            caption="../report/validate_scatter.rst",
+            category="Validation",
+            subcategory="{target}",
+            labels={"target": "{target}", "figure": "CNN vs solver at θ̂"},
+        ),
+    log:
+        "logs/validate/{target}.log",
+    benchmark:
+        "benchmarks/validate/{target}.tsv"
+    conda:
+        "../../envs/gpu.yaml"
+        if config["simulate"]["arch"] == "cuda"
+        else "../../envs/cpu.yaml"
+    threads: 1
+    resources:
+        gpu=1 if config["simulate"]["arch"] == "cuda" else 0,
+    params:
+        target=lambda wildcards: TARGETS[wildcards.target],
+        seed=config["seed"],
+        size=config["size"],
+        structures=config["validate"]["structures"],
+        simulate=config["simulate"],
+        device=config["design"]["device"],
+    script:
+        "../../scripts/validate.py"
+
+
+rule upscale:
+    input:
+        theta_hat="results/design/{target}/theta_hat.json",
+    output:
+        table="results/upscale/{target}.csv",
+        summary="results/upscale/{target}_summary.csv",
+    log:
+        "logs/upscale/{target}.log",
+    benchmark:
+        "benchmarks/upscale/{target}.tsv"
+    conda:
+        "../../envs/gpu.yaml"
+        if config["simulate"]["arch"] == "cuda"
+        else "../../envs/cpu.yaml"
+    threads: 1
+    resources:
+        mem_mb=int(config["upscale"]["max_memory_gib"] * 1024),
+        gpu=1 if config["simulate"]["arch"] == "cuda" else 0,
+    params:
+        target=lambda wildcards: TARGETS[wildcards.target],
+        seed=config["seed"],
+        size=config["size"],
+        structures=config["upscale"]["structures"],
+        factor=config["upscale"]["factor"],
+        max_memory_gib=config["upscale"]["max_memory_gib"],
+        simulate=config["simulate"],
+    script:
+        "../../scripts/upscale.py"
+
+
+rule export:
+    input:
+        theta_hat="results/design/{target}/theta_hat.json",
+    output:
+        mesh="results/export/{target}.stl",
+    log:
+        "logs/export/{target}.log",
+    conda:
+        "../../envs/cpu.yaml"
+    params:
+        seed=config["seed"],
+        size=config["size"],
+    script:
+        "../../scripts/export.py"
+
+
+rule figure_examples:
+    output:
+        figure=report(
+            "results/figures/examples.png",
+            caption="../report/examples.rst",
+            category="Structures",
+            labels={"figure": "example structures (Fig. 2)"},
+        ),
+    log:
+        "logs/figure_examples/figure_examples.log",
+    conda:
+        "../../envs/cpu.yaml"
+    params:
+        seed=config["seed"],
+        size=config["size"],
+    script:
+        "../../scripts/figure_examples.py"
+
+
+rule figure_posterior:
+    input:
+        theta_hat="results/design/{target}/theta_hat.json",
+        posterior="results/design/{target}/posterior.csv",
+    output:
+        figure=report(
+            "results/figures/{target}_posterior.png",
+            caption="../report/posterior.rst",
+            category="Inverse design",
+            subcategory="{target}",
+            labels={"target": "{target}", "figure": "posterior marginals (Figs. 6–7)"},
+        ),
+    log:
+        "logs/figure_posterior/{target}.log",
+    conda:
+        "../../envs/cpu.yaml"
+    params:
+        target=lambda wildcards: TARGETS[wildcards.target],
+    script:
+        "../../scripts/figure_posterior.py"
+
+
+rule figure_renders:
+    input:
+        theta_hat="results/design/{target}/theta_hat.json",
+    output:
+        figure=report(
+            "results/figures/{target}_renders.png",
+            caption="../report/renders.rst",
+            category="Validation",
+            subcategory="{target}",
+            labels={
+                "target": "{target}",
+                "figure": "renders at N and upscaled (Fig. 10)",
+            },
+        ),
+    log:
+        "logs/figure_renders/{target}.log",
+    conda:
+        "../../envs/cpu.yaml"
+    resources:
+        mem_mb=int(config["upscale"]["max_memory_gib"] * 1024),
+    params:
+        seed=config["seed"],
+        size=config["size"],
+        factor=config["upscale"]["factor"],
+    script:
+        "../../scripts/figure_renders.py"
+
+
+rule report_validation:
+    input:
+        validate=expand("results/validate/{target}_summary.csv", target=TARGETS),
+        upscale=expand("results/upscale/{target}_summary.csv", target=TARGETS),
+    output:
+        table="results/validate/summary.csv",
+        html=report(
+            "results/validate/summary.html",
+            caption="../report/validation_table.rst",
+            category="Validation",
+            labels={"table": "mean η at θ̂ next to the paper"},
+        ),
+    log:
+        "logs/report_validation/report_validation.log",
+    conda:
+        "../../envs/cpu.yaml"
+    params:
+        targets=list(TARGETS),
+    script:
+        "../../scripts/report_validation.py"
+
+
+rule report_table1:
+    input:
+        evaluation="results/model/evaluation.csv",
+    output:
+        html=report(
+            "results/model/table1.html",
+            caption="../report/table1.rst",
+            category="CNN",
+            labels={"table": "error measures (Table 1)"},
+        ),
+    log:
+        "logs/report_table1/report_table1.log",
+    conda:
+        "../../envs/cpu.yaml"
+    script:
+        "../../scripts/report_table1.py"
