@@ -6,9 +6,7 @@ from snakemake.utils import validate
 validate(config, schema="../schemas/config.schema.yaml")
 
 
-N_STRUCTURES = sum(
-    config["dataset"][f"n_{split}"] for split in ("train", "val", "test")
-)
+N_STRUCTURES = sum(config["dataset"][f"n_{split}"] for split in ("train", "val", "test"))
 N_SHARDS = math.ceil(N_STRUCTURES / config["sample"]["shard_size"])
 SHARDS = [f"{shard:05d}" for shard in range(N_SHARDS)]
 TARGETS = {target["name"]: target["eta"] for target in config["targets"]}

@@ -5,16 +5,16 @@ rule sample:
         "logs/sample/{shard}.log",
     benchmark:
         "benchmarks/sample/{shard}.tsv"
-    conda:
-        "../../envs/cpu.yaml"
-    threads: 1
-    resources:
-        mem_mb=lambda wildcards, attempt: 2000 + attempt * 1000,
     params:
         shard_size=config["sample"]["shard_size"],
         max_attempts=config["sample"]["max_attempts_per_structure"],
         size=config["size"],
         seed=config["seed"],
+    threads: 1
+    resources:
+        mem_mb=lambda wildcards, attempt: 2000 + attempt * 1000,
+    conda:
+        "../../envs/cpu.yaml"
     script:
         "../../scripts/sample.py"
 

@@ -19,13 +19,6 @@ rule validate:
         "logs/validate/{target}.log",
     benchmark:
         "benchmarks/validate/{target}.tsv"
-    conda:
-        "../../envs/gpu.yaml"
-        if config["simulate"]["arch"] == "cuda"
-        else "../../envs/cpu.yaml"
-    threads: 1
-    resources:
-        gpu=1 if config["simulate"]["arch"] == "cuda" else 0,
     params:
         target=lambda wildcards: TARGETS[wildcards.target],
         seed=config["seed"],
@@ -33,6 +26,11 @@ rule validate:
         structures=config["validate"]["structures"],
         simulate=config["simulate"],
         device=config["design"]["device"],
+    threads: 1
+    resources:
+        gpu=1 if config["simulate"]["arch"] == "cuda" else 0,
+    conda:
+        "../../envs/gpu.yaml" if config["simulate"]["arch"] == "cuda" else "../../envs/cpu.yaml"
     script:
         "../../scripts/validate.py"
 
@@ -47,14 +45,6 @@ rule upscale:
         "logs/upscale/{target}.log",
     benchmark:
         "benchmarks/upscale/{target}.tsv"
-    conda:
-        "../../envs/gpu.yaml"
-        if config["simulate"]["arch"] == "cuda"
-        else "../../envs/cpu.yaml"
-    threads: 1
-    resources:
-        mem_mb=int(config["upscale"]["max_memory_gib"] * 1024),
-        gpu=1 if config["simulate"]["arch"] == "cuda" else 0,
     params:
         target=lambda wildcards: TARGETS[wildcards.target],
         seed=config["seed"],
@@ -63,6 +53,12 @@ rule upscale:
         factor=config["upscale"]["factor"],
         max_memory_gib=config["upscale"]["max_memory_gib"],
         simulate=config["simulate"],
+    threads: 1
+    resources:
+        mem_mb=int(config["upscale"]["max_memory_gib"] * 1024),
+        gpu=1 if config["simulate"]["arch"] == "cuda" else 0,
+    conda:
+        "../../envs/gpu.yaml" if config["simulate"]["arch"] == "cuda" else "../../envs/cpu.yaml"
     script:
         "../../scripts/upscale.py"
 
@@ -74,11 +70,11 @@ rule export:
         mesh="results/export/{target}.stl",
     log:
         "logs/export/{target}.log",
-    conda:
-        "../../envs/cpu.yaml"
     params:
         seed=config["seed"],
         size=config["size"],
+    conda:
+        "../../envs/cpu.yaml"
     script:
         "../../scripts/export.py"
 
@@ -93,11 +89,11 @@ rule figure_examples:
         ),
     log:
         "logs/figure_examples/figure_examples.log",
-    conda:
-        "../../envs/cpu.yaml"
     params:
         seed=config["seed"],
         size=config["size"],
+    conda:
+        "../../envs/cpu.yaml"
     script:
         "../../scripts/figure_examples.py"
 
@@ -116,10 +112,10 @@ rule figure_posterior:
         ),
     log:
         "logs/figure_posterior/{target}.log",
-    conda:
-        "../../envs/cpu.yaml"
     params:
         target=lambda wildcards: TARGETS[wildcards.target],
+    conda:
+        "../../envs/cpu.yaml"
     script:
         "../../scripts/figure_posterior.py"
 
@@ -140,14 +136,14 @@ rule figure_renders:
         ),
     log:
         "logs/figure_renders/{target}.log",
-    conda:
-        "../../envs/cpu.yaml"
-    resources:
-        mem_mb=int(config["upscale"]["max_memory_gib"] * 1024),
     params:
         seed=config["seed"],
         size=config["size"],
         factor=config["upscale"]["factor"],
+    resources:
+        mem_mb=int(config["upscale"]["max_memory_gib"] * 1024),
+    conda:
+        "../../envs/cpu.yaml"
     script:
         "../../scripts/figure_renders.py"
 
@@ -166,10 +162,10 @@ rule report_validation:
         ),
     log:
         "logs/report_validation/report_validation.log",
-    conda:
-        "../../envs/cpu.yaml"
     params:
         targets=list(TARGETS),
+    conda:
+        "../../envs/cpu.yaml"
     script:
         "../../scripts/report_validation.py"
 
