@@ -17,6 +17,9 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/sample.smk"
 include: "workflow/rules/simulate.smk"
 include: "workflow/rules/dataset.smk"
+include: "workflow/rules/train.smk"
+include: "workflow/rules/design.smk"
+include: "workflow/rules/validate.smk"
 
 
 rule all:

@@ -181,9 +181,11 @@ def weighted_quantiles(values: np.ndarray, weights: np.ndarray, q: Sequence[floa
     Returns:
         Quantiles, shape (len(q),) float64.
     """
-    order = np.argsort(values)
-    v = np.asarray(values, dtype=np.float64)[order]
-    w = np.asarray(weights, dtype=np.float64)[order]
+    values = np.asarray(values, dtype=np.float64)
+    weights = np.asarray(weights, dtype=np.float64)
+    keep = weights > 0  # zero-weight samples carry no mass
+    order = np.argsort(values[keep])
+    v, w = values[keep][order], weights[keep][order]
     cdf = (np.cumsum(w) - 0.5 * w) / np.sum(w)
     return np.interp(np.asarray(q, dtype=np.float64), cdf, v)
 
@@ -455,14 +457,16 @@ def _write_generation(
 def _read_generation(csv_path: Path, json_path: Path) -> tuple[Generation, dict[str, Any]]:
     """Read one generation's files; returns the generation and its JSON metadata."""
     meta = json.loads(json_path.read_text())
-    frame = pd.read_csv(csv_path)
     names = meta["param_names"]
+    header = csv_path.read_text().partition("\n")[0].split(",")
+    table = np.loadtxt(csv_path, delimiter=",", skiprows=1, ndmin=2, dtype=np.float64)
+    frame = dict(zip(header, table.T, strict=True))
     gen = Generation(
         index=int(meta["generation"]),
         tolerance=float(meta["tolerance"]),
-        theta=frame[names].to_numpy(dtype=np.float64),
-        weights=frame["weight"].to_numpy(dtype=np.float64),
-        rho=frame["rho"].to_numpy(dtype=np.float64),
+        theta=np.ascontiguousarray(np.column_stack([frame[n] for n in names])),
+        weights=np.ascontiguousarray(frame["weight"]),
+        rho=np.ascontiguousarray(frame["rho"]),
         evaluations=int(meta["evaluations"]),
         evaluations_total=int(meta["evaluations_total"]),
         passed=int(meta["passed"]),
@@ -503,7 +507,9 @@ def _resume(out_dir: Path, signature: Mapping[str, Any]) -> list[Generation]:
             break
         gen, meta = _read_generation(csv_path, json_path)
         if meta["signature"] != json.loads(json.dumps(dict(signature))):
-            logger.warning("generation files in %s are from other settings; starting afresh", out_dir)
+            logger.warning(
+                "generation files in %s are from other settings; starting afresh", out_dir
+            )
             gens = []
             break
         gens.append(gen)
@@ -520,9 +526,18 @@ def _resume(out_dir: Path, signature: Mapping[str, Any]) -> list[Generation]:
 # --------------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class _Prior:
+    """The prior as three callables (sampler, density, support test)."""
+
+    sample: Callable[[np.random.Generator, int], np.ndarray]
+    density: Callable[[np.ndarray], np.ndarray]
+    in_support: Callable[[np.ndarray], np.ndarray]
+
+
 @dataclass
 class _Run:
-    """Mutable state shared by the generations of one run."""
+    """State shared by the generations of one run: the simulator, counters, the best set."""
 
     simulate: Simulator
     target: np.ndarray
@@ -534,76 +549,63 @@ class _Run:
     best_rho: np.ndarray = field(default_factory=lambda: np.empty(0))
 
     def budget_left(self) -> int:
+        """Evaluations still allowed."""
         return self.max_evaluations - self.evaluations
 
-    def evaluate(self, theta: np.ndarray) -> np.ndarray:
-        """Simulate a batch (B, d) and return ρ (B,); updates the counter and the best set."""
+    def simulate_batch(self, theta: np.ndarray) -> np.ndarray:
+        """Simulate θ (B, d) with the next B evaluation indices; returns η' (B, k)."""
         index = np.arange(self.evaluations, self.evaluations + len(theta), dtype=np.int64)
         eta = np.asarray(self.simulate(theta, index), dtype=np.float64)
         self.evaluations += len(theta)
+        return eta
+
+    def score(self, theta: np.ndarray, eta: np.ndarray) -> np.ndarray:
+        """ρ (B,) of simulated η' (non-finite → inf); keeps the P lowest-ρ candidates seen."""
         rho = discrepancy(eta, self.target)
         rho = np.where(np.isfinite(rho), rho, np.inf)
-        self._keep_best(theta, rho)
-        return rho
-
-    def _keep_best(self, theta: np.ndarray, rho: np.ndarray) -> None:
         all_theta = theta if self.best_theta.size == 0 else np.vstack([self.best_theta, theta])
         all_rho = np.concatenate([self.best_rho, rho])
         order = np.argsort(all_rho, kind="stable")[: self.particles]
         self.best_theta, self.best_rho = all_theta[order], all_rho[order]
+        return rho
 
 
 @dataclass
 class _Fill:
-    """Accepted particles of the generation being filled."""
+    """Accepted particles of the generation being filled, and its counters."""
 
+    need: int
+    tolerance: float
     theta: list[np.ndarray] = field(default_factory=list)
     rho: list[np.ndarray] = field(default_factory=list)
     count: int = 0
     passed: int = 0
     evaluations: int = 0
 
-    def add(self, theta: np.ndarray, rho: np.ndarray, tolerance: float, need: int) -> None:
-        """Accept the first passing candidates of a batch, in candidate order, up to ``need``."""
-        ok = np.flatnonzero(rho <= tolerance)
+    def add(self, theta: np.ndarray, rho: np.ndarray) -> int:
+        """Accept the first passing candidates, in candidate order; returns how many."""
+        ok = np.flatnonzero(rho <= self.tolerance)
         self.passed += len(ok)
         self.evaluations += len(rho)
-        take = ok[: need - self.count]
+        take = ok[: self.need - self.count]
         self.theta.append(theta[take])
         self.rho.append(rho[take])
         self.count += len(take)
+        return len(take)
 
-
-def _fill_generation(
-    run: _Run,
-    propose: Callable[[int], np.ndarray],
-    tolerance: float,
-    bar: tqdm,
-    fill: _Fill,
-) -> _Fill:
-    """Simulate proposal batches until P particles pass or the budget is spent."""
-    while fill.count < run.particles and run.budget_left() > 0:
-        theta = propose(min(run.batch_size, run.budget_left()))
-        rho = run.evaluate(theta)
-        before = fill.count
-        fill.add(theta, rho, tolerance, run.particles)
-        bar.update(fill.count - before)
-        bar.set_postfix(
-            tol=f"{tolerance:.3g}",
-            acc=f"{fill.passed / max(fill.evaluations, 1):.3g}",
-            evals=run.evaluations,
-        )
-    return fill
+    @property
+    def full(self) -> bool:
+        """Whether P particles were accepted."""
+        return self.count >= self.need
 
 
 def _perturbation_proposer(
-    prev: Generation,
-    nu: np.ndarray,
-    in_support: Callable[[np.ndarray], np.ndarray],
-    rng: np.random.Generator,
-    outside: list[int],
+    prev: Generation, nu: np.ndarray, prior: _Prior, rng: np.random.Generator, outside: list[int]
 ) -> Callable[[int], np.ndarray]:
-    """Proposal sampler of generation t ≥ 1: pick by weight, perturb, redraw outside support."""
+    """Proposals of generation t ≥ 1: pick by weight, perturb by N(0, ν²), redraw outside support.
+
+    ``outside[0]`` accumulates the number of proposals redrawn (never simulated).
+    """
 
     def propose(n: int) -> np.ndarray:
         kept: list[np.ndarray] = []
@@ -611,41 +613,22 @@ def _perturbation_proposer(
         for _ in range(10_000):
             pick = rng.choice(len(prev.theta), size=n, p=prev.weights)
             cand = prev.theta[pick] + nu * rng.standard_normal((n, prev.theta.shape[1]))
-            ok = np.asarray(in_support(cand), dtype=bool)
+            ok = np.asarray(prior.in_support(cand), dtype=bool)
             outside[0] += int(n - ok.sum())
             kept.append(cand[ok])
             have += int(ok.sum())
             if have >= n:
                 return np.concatenate(kept)[:n]
-        raise RuntimeError("perturbed proposals keep leaving the prior's support (ν too large?)")
+        raise RuntimeError("perturbed proposals keep leaving the prior's support (nu too large?)")
 
     return propose
 
 
-def _signature(
-    target: np.ndarray,
-    particles: int,
-    tolerances: Sequence[float],
-    schedule: str,
-    batch_size: int,
-    pilot_size: int,
-    rng: np.random.Generator,
-    names: Sequence[str],
-    extra: Mapping[str, Any] | None,
-) -> dict[str, Any]:
-    """JSON-able description of the settings that determine a run (checked on resume)."""
-    sig = {
-        "target": target.tolist(),
-        "particles": particles,
-        "tolerances": [float(t) for t in tolerances],
-        "schedule": schedule,
-        "batch_size": batch_size,
-        "pilot_size": pilot_size,
-        "rng_state": rng.bit_generator.state,
-        "param_names": list(names),
-    }
-    sig.update(extra or {})
-    return json.loads(json.dumps(sig))
+def _proposal_std(prev: Generation) -> np.ndarray:
+    """ν_i = √2 · std(θ_i) (Algorithm 1), std weighted by the previous generation's weights."""
+    nu = math.sqrt(2.0) * _weighted_mean_std(prev.theta, prev.weights)[1]
+    floor = 1e-12 * np.maximum(np.abs(prev.theta).max(axis=0), 1.0)
+    return np.maximum(nu, floor)
 
 
 def _next_tolerance(
@@ -655,14 +638,111 @@ def _next_tolerance(
     t = len(gens)
     if schedule == "fixed":
         return float(tolerances[t]) if t < len(tolerances) else None
-    final = float(tolerances[-1])
     if t == 0:
         return float(tolerances[0])
-    last = gens[-1].tolerance
+    final, last = float(tolerances[-1]), gens[-1].tolerance
     if last <= final or t >= max_generations:
         return None
     # adaptive: the median ρ of the previous population, never below the final tolerance
     return max(min(float(np.median(gens[-1].rho)), last), final)
+
+
+def _pilot(run: _Run, prior: _Prior, rng: np.random.Generator, size: int, margin: float) -> _Fill:
+    """Simulate ``size`` prior draws and check reachability; returns them as scored candidates.
+
+    Returns a :class:`_Fill` with tolerance inf holding every pilot candidate in order, so that
+    generation 0 can take its first particles from it.
+    """
+    n = min(size, run.max_evaluations)
+    pilot = _Fill(need=n, tolerance=math.inf)
+    etas = []
+    for start in range(0, n, run.batch_size):
+        theta = np.asarray(prior.sample(rng, min(run.batch_size, n - start)), dtype=np.float64)
+        eta = run.simulate_batch(theta)
+        etas.append(eta)
+        pilot.add(theta, run.score(theta, eta))
+    if etas:
+        check_reachable(run.target, np.concatenate(etas), margin)
+    return pilot
+
+
+def _run_generation(
+    run: _Run,
+    gens: list[Generation],
+    tolerance: float,
+    prior: _Prior,
+    rng: np.random.Generator,
+    pilot: _Fill | None,
+    progress: bool,
+) -> Generation | None:
+    """Fill one generation by batches; returns None when the budget ran out first."""
+    t0 = time.perf_counter()
+    fill = _Fill(need=run.particles, tolerance=tolerance)
+    outside = [0]
+    nu = None
+    if not gens:
+        if pilot is not None:
+            fill.add(np.concatenate(pilot.theta), np.concatenate(pilot.rho))
+
+        def propose(n: int) -> np.ndarray:
+            return np.asarray(prior.sample(rng, n), dtype=np.float64)
+
+    else:
+        nu = _proposal_std(gens[-1])
+        propose = _perturbation_proposer(gens[-1], nu, prior, rng, outside)
+    with tqdm(total=run.particles, desc=f"ABC gen {len(gens)}", disable=not progress) as bar:
+        bar.update(fill.count)
+        while not fill.full and run.budget_left() > 0:
+            theta = propose(min(run.batch_size, run.budget_left()))
+            bar.update(fill.add(theta, run.score(theta, run.simulate_batch(theta))))
+            rate = fill.passed / max(fill.evaluations, 1)
+            bar.set_postfix(tol=f"{tolerance:.3g}", acc=f"{rate:.3g}", evals=run.evaluations)
+    if not fill.full:
+        return None
+    theta = np.concatenate(fill.theta)
+    if gens:
+        weights = pmc_weights(theta, gens[-1].theta, gens[-1].weights, nu, prior.density)
+    else:
+        weights = np.full(run.particles, 1.0 / run.particles)
+    return Generation(
+        index=len(gens),
+        tolerance=tolerance,
+        theta=theta,
+        weights=weights,
+        rho=np.concatenate(fill.rho),
+        evaluations=fill.evaluations,
+        evaluations_total=run.evaluations,
+        passed=fill.passed,
+        proposals_outside_support=outside[0],
+        wall_time_s=time.perf_counter() - t0,
+        wall_time_total_s=0.0,
+        nu=nu,
+        rng_state=rng.bit_generator.state,
+    )
+
+
+def _signature(settings: Mapping[str, Any], extra: Mapping[str, Any] | None) -> dict[str, Any]:
+    """JSON round-tripped settings of a run (compared on resume)."""
+    return json.loads(json.dumps({**settings, **(extra or {})}))
+
+
+def _param_names(param_names: Sequence[str] | None, dim: int) -> tuple[str, ...]:
+    """Names of the θ components: given, or the spinodoid names for d = 4, else theta_j."""
+    if param_names:
+        return tuple(param_names)
+    return PARAM_NAMES if dim == 4 else tuple(f"theta_{j}" for j in range(dim))
+
+
+def _check_arguments(
+    tolerances: list[float], schedule: str, particles: int, batch: int, budget: int
+) -> None:
+    """Raise ValueError for an unknown or non-decreasing schedule, or non-positive sizes."""
+    if schedule not in ("fixed", "adaptive"):
+        raise ValueError(f"tolerance schedule must be 'fixed' or 'adaptive', got {schedule!r}")
+    if not tolerances or any(b >= a for a, b in zip(tolerances, tolerances[1:], strict=False)):
+        raise ValueError(f"tolerances must be non-empty and strictly decreasing: {tolerances}")
+    if particles < 2 or batch < 1 or budget < 1:
+        raise ValueError("need particles >= 2, batch_size >= 1 and max_evaluations >= 1")
 
 
 def abc_pmc(
@@ -700,8 +780,8 @@ def abc_pmc(
             Adaptive: τ_1, then the median ρ of the previous generation, down to the last entry.
         rng: random generator of the run; its state is saved per generation for resuming.
         batch_size: candidates simulated per call of ``simulate``.
-        max_evaluations: evaluation budget; reaching it ends the run with status
-            ``"budget_exhausted"`` (pilot included).
+        max_evaluations: evaluation budget (pilot included); reaching it ends the run with
+            status ``"budget_exhausted"``.
         schedule: ``"fixed"`` or ``"adaptive"``.
         max_generations: cap on the number of generations of the adaptive schedule.
         pilot_size: prior draws simulated first for the reachability check (0 disables it);
@@ -721,19 +801,20 @@ def abc_pmc(
     """
     target = _validate_target(target)
     tolerances = [float(t) for t in tolerances]
-    if not tolerances or any(b >= a for a, b in zip(tolerances, tolerances[1:], strict=False)):
-        raise ValueError(f"tolerances must be non-empty and strictly decreasing: {tolerances}")
-    if particles < 2 or batch_size < 1 or max_evaluations < 1:
-        raise ValueError("need particles >= 2, batch_size >= 1 and max_evaluations >= 1")
-    start_state = rng.bit_generator.state
-    dim = np.asarray(prior_sampler(np.random.default_rng(0), 1)).shape[1]
-    names = tuple(param_names) if param_names else PARAM_NAMES if dim == 4 else tuple(
-        f"theta_{j}" for j in range(dim)
-    )
-    rng.bit_generator.state = start_state
-    sig = _signature(
-        target, particles, tolerances, schedule, batch_size, pilot_size, rng, names, signature
-    )
+    _check_arguments(tolerances, schedule, particles, batch_size, max_evaluations)
+    prior = _Prior(prior_sampler, prior_density, in_support)
+    names = _param_names(param_names, np.shape(prior_sampler(np.random.default_rng(0), 1))[1])
+    settings = {
+        "target": target.tolist(),
+        "particles": particles,
+        "tolerances": tolerances,
+        "schedule": schedule,
+        "batch_size": batch_size,
+        "pilot_size": pilot_size,
+        "rng_state": rng.bit_generator.state,
+        "param_names": list(names),
+    }
+    sig = _signature(settings, signature)
     run = _Run(simulate, target, particles, batch_size, max_evaluations)
     out = Path(out_dir) if out_dir is not None else None
     gens = _resume(out, sig) if out is not None else []
@@ -743,24 +824,23 @@ def abc_pmc(
         run.best_theta, run.best_rho = gens[-1].theta, gens[-1].rho
     elapsed0 = gens[-1].wall_time_total_s if gens else 0.0
     t_start = time.perf_counter()
+    pilot = None
+    if not gens and pilot_size > 0:
+        pilot = _pilot(run, prior, rng, pilot_size, reachability_margin)
+    pilot_s = time.perf_counter() - t_start
     status: Status = "completed"
     while (tol := _next_tolerance(gens, tolerances, schedule, max_generations)) is not None:
-        gen = _run_generation(
-            run, gens, tol, prior_sampler, prior_density, in_support, rng,
-            pilot_size, reachability_margin, progress,
-        )  # fmt: skip
+        gen = _run_generation(run, gens, tol, prior, rng, pilot, progress)
         if gen is None:
             status = "budget_exhausted"
             break
         gen.wall_time_total_s = elapsed0 + time.perf_counter() - t_start
+        if gen.index == 0:
+            gen.wall_time_s += pilot_s  # the pilot's candidates are generation 0's first ones
         gens.append(gen)
         if out is not None:
             _write_generation(out, gen, names, sig)
-        logger.info(
-            "generation %d: tol %.4g, %d evaluations (acceptance %.3g), ESS %.1f, %.1f s",
-            gen.index, gen.tolerance, gen.evaluations, gen.acceptance_rate, gen.ess, gen.wall_time_s,
-        )  # fmt: skip
-    wall = elapsed0 + time.perf_counter() - t_start
+        _log_generation(gen)
     message = _final_message(status, gens, run, tolerances)
     (logger.warning if status != "completed" else logger.info)(message)
     return ABCResult(
@@ -768,7 +848,7 @@ def abc_pmc(
         status=status,
         message=message,
         evaluations=run.evaluations,
-        wall_time_s=wall,
+        wall_time_s=elapsed0 + time.perf_counter() - t_start,
         best_theta=run.best_theta,
         best_rho=run.best_rho,
         param_names=names,
@@ -776,91 +856,17 @@ def abc_pmc(
     )
 
 
-def _run_generation(
-    run: _Run,
-    gens: list[Generation],
-    tolerance: float,
-    prior_sampler: Callable[[np.random.Generator, int], np.ndarray],
-    prior_density: Callable[[np.ndarray], np.ndarray],
-    in_support: Callable[[np.ndarray], np.ndarray],
-    rng: np.random.Generator,
-    pilot_size: int,
-    margin: float,
-    progress: bool,
-) -> Generation | None:
-    """Fill one generation; returns None when the budget ran out first."""
-    t0 = time.perf_counter()
-    t = len(gens)
-    fill = _Fill()
-    outside = [0]
-    bar = tqdm(total=run.particles, desc=f"ABC gen {t}", disable=not progress, leave=False)
-    if t == 0:
-        _pilot(run, prior_sampler, rng, pilot_size, margin, tolerance, fill)
-        bar.update(fill.count)
-        nu = None
-
-        def propose(n: int) -> np.ndarray:
-            return np.asarray(prior_sampler(rng, n), dtype=np.float64)
-
-    else:
-        prev = gens[-1]
-        # ν_i = √2 · std(θ_i) (Algorithm 1), weighted by the previous generation's weights
-        nu = math.sqrt(2.0) * _weighted_mean_std(prev.theta, prev.weights)[1]
-        nu = np.maximum(nu, 1e-12 * np.maximum(np.abs(prev.theta).max(axis=0), 1.0))
-        propose = _perturbation_proposer(prev, nu, in_support, rng, outside)
-    _fill_generation(run, propose, tolerance, bar, fill)
-    bar.close()
-    if fill.count < run.particles:
-        return None
-    theta = np.concatenate(fill.theta)
-    if t == 0:
-        weights = np.full(run.particles, 1.0 / run.particles)
-    else:
-        weights = pmc_weights(theta, gens[-1].theta, gens[-1].weights, nu, prior_density)
-    return Generation(
-        index=t,
-        tolerance=tolerance,
-        theta=theta,
-        weights=weights,
-        rho=np.concatenate(fill.rho),
-        evaluations=fill.evaluations,
-        evaluations_total=run.evaluations,
-        passed=fill.passed,
-        proposals_outside_support=outside[0],
-        wall_time_s=time.perf_counter() - t0,
-        wall_time_total_s=0.0,
-        nu=nu,
-        rng_state=rng.bit_generator.state,
+def _log_generation(gen: Generation) -> None:
+    """One log line per completed generation."""
+    logger.info(
+        "generation %d: tolerance %.4g %%, %d evaluations, acceptance %.3g, ESS %.1f, %.1f s",
+        gen.index,
+        gen.tolerance,
+        gen.evaluations,
+        gen.acceptance_rate,
+        gen.ess,
+        gen.wall_time_s,
     )
-
-
-def _pilot(
-    run: _Run,
-    prior_sampler: Callable[[np.random.Generator, int], np.ndarray],
-    rng: np.random.Generator,
-    pilot_size: int,
-    margin: float,
-    tolerance: float,
-    fill: _Fill,
-) -> None:
-    """Simulate ``pilot_size`` prior draws, check reachability, and seed generation 0 with them."""
-    n = min(pilot_size, run.max_evaluations)
-    if n <= 0:
-        return
-    thetas, etas = [], []
-    for start in range(0, n, run.batch_size):
-        theta = np.asarray(prior_sampler(rng, min(run.batch_size, n - start)), dtype=np.float64)
-        index = np.arange(run.evaluations, run.evaluations + len(theta), dtype=np.int64)
-        etas.append(np.asarray(run.simulate(theta, index), dtype=np.float64))
-        run.evaluations += len(theta)
-        thetas.append(theta)
-    eta = np.concatenate(etas)
-    check_reachable(run.target, eta, margin)
-    theta = np.concatenate(thetas)
-    rho = discrepancy(eta, run.target)
-    rho = np.where(np.isfinite(rho), rho, np.inf)
-    run._keep_best(theta, rho)
-    fill.add(theta, rho, tolerance, run.particles)
 
 
 def _final_message(
@@ -876,7 +882,244 @@ def _final_message(
     return (
         f"evaluation budget of {run.max_evaluations} reached before generation {len(gens)} "
         f"filled its {run.particles} particles (final tolerance {tolerances[-1]:.4g} %); "
-        f"last complete generation: {done}; best rho so far {run.best_rho[:1].tolist()} %. "
+        f"last complete generation: {done}; lowest rho so far {float(run.best_rho[0]):.4g} %. "
         "The target may be out of the simulator's reach: raise max_evaluations or relax the "
         "tolerances."
     )
+
+
+# --------------------------------------------------------------------------------------------
+
+
+def _default_chunk(size: int, device_type: str) -> int:
+    """Structures generated per torch call: about 1 GiB (CPU) or 8 GiB (CUDA) of work arrays."""
+    budget = (8 if device_type == "cuda" else 1) * 2**30
+    return int(max(1, min(256, budget // (40 * size**3))))
+
+
+def cnn_simulator(
+    model_path: str | Path,
+    device: str = "auto",
+    base_seed: int = 0,
+    chunk_size: int | None = None,
+    bf16: bool = True,
+) -> Simulator:
+    """The paper's simulator: generate a structure per θ (torch FFT) and predict η with the CNN.
+
+    Candidate ``k`` of the run gets the structure seed ``evaluation_seeds(base_seed, k)``, so a
+    design run is reproducible from ``base_seed``. Structures are generated ``chunk_size`` at a
+    time, with torch FFTs on CUDA and with scipy's (faster there) on the CPU, the two giving the
+    same structures (:mod:`spinodoid.structure`); their 2×2×2 block counts go through the CNN for
+    the three axes in batched forward passes (:func:`spinodoid.model.predict_eta_all_axes`).
+
+    Args:
+        model_path: checkpoint written by :func:`spinodoid.model.save_checkpoint`; its meta gives
+            the structure size N.
+        device: ``"auto"``, ``"cpu"`` or ``"cuda"``.
+        base_seed: the run's seed (e.g. :func:`design_seed`).
+        chunk_size: structures per torch call (default: sized to the memory of ``device``).
+        bf16: bf16 autocast of the CNN on CUDA (ignored on the CPU).
+
+    Returns:
+        ``simulate(theta (B, 4) float64, evaluation_index (B,) int64) -> eta (B, 3) float64``.
+    """
+    import torch
+
+    from spinodoid.data import block_counts
+    from spinodoid.model import load_model, predict_eta_all_axes, resolve_device
+    from spinodoid.structure import generate_structure, generate_structures_torch
+
+    dev = resolve_device(device)
+    model, meta = load_model(model_path, dev)
+    size = int(meta["size"])
+    chunk = chunk_size or _default_chunk(size, dev.type)
+    logger.info("CNN simulator: N=%d on %s, %d structures per chunk", size, dev, chunk)
+
+    def structures(theta: np.ndarray, seeds: np.ndarray) -> torch.Tensor:
+        if dev.type == "cpu":  # scipy's FFT beats torch's on the CPU; same structures
+            pairs = zip(theta, seeds, strict=True)
+            return torch.from_numpy(
+                np.stack([generate_structure(t, int(s), size) for t, s in pairs])
+            )
+        return generate_structures_torch(theta, seeds, size, dev)
+
+    def simulate(theta: np.ndarray, evaluation_index: np.ndarray) -> np.ndarray:
+        seeds = evaluation_seeds(base_seed, evaluation_index)
+        out = []
+        for start in range(0, len(theta), chunk):
+            part = slice(start, start + chunk)
+            with torch.inference_mode():
+                counts = block_counts(structures(theta[part], seeds[part]))
+                eta = predict_eta_all_axes(model, counts, dev, batch_size=3 * chunk, bf16=bf16)
+            out.append(eta.double().cpu().numpy())
+        return np.concatenate(out) if out else np.empty((0, 3))
+
+    return simulate
+
+
+def _file_digest(path: Path) -> str:
+    """Short SHA-256 of a file (identifies a checkpoint in the resume signature)."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()[:16]
+
+
+def run_design(
+    model_path: str | Path,
+    target: Sequence[float],
+    out_dir: str | Path,
+    *,
+    particles: int = 512,
+    log10_tolerances: Sequence[float] = (2.0, 1.75, 1.5, 1.25, 1.0, 0.75, 0.5, 0.25, 0.0),
+    tolerance_schedule: Literal["fixed", "adaptive"] = "fixed",
+    batch_size: int = 256,
+    max_evaluations: int = 5_000_000,
+    device: str = "auto",
+    seed: int = 0,
+    name: str = "target",
+    pilot_size: int | None = None,
+    bf16: bool = True,
+    progress: bool = True,
+) -> ABCResult:
+    """Design θ for a target η with the CNN and the paper's prior; write the outputs.
+
+    Writes ``out_dir/generations/gen_*.{csv,json}`` (resumable), ``out_dir/posterior.csv``,
+    ``out_dir/theta_hat.json`` and ``out_dir/generations.csv`` (:func:`write_design_outputs`).
+
+    Args:
+        model_path: CNN checkpoint (its meta gives N).
+        target: (η_x, η_y, η_z), each in (0, 1).
+        out_dir: output directory (created).
+        particles: population size P (paper 512).
+        log10_tolerances: log10 of the tolerances on ρ in percent (paper 2, 1.75, …, 0).
+        tolerance_schedule: ``"fixed"`` or ``"adaptive"`` (see :func:`abc_pmc`).
+        batch_size: candidates per simulator call.
+        max_evaluations: evaluation budget.
+        device: ``"auto"``, ``"cpu"`` or ``"cuda"``.
+        seed: seed of this design run (e.g. :func:`design_seed` of the master seed and name).
+        name: target name stored in theta_hat.json.
+        pilot_size: prior draws of the reachability pilot (default max(P, 64)); they are
+            generation 0's first candidates, so hardly wasted.
+        bf16: bf16 autocast of the CNN on CUDA.
+        progress: tqdm bars per generation.
+
+    Returns:
+        The :class:`ABCResult`.
+    """
+    from spinodoid.model import resolve_device
+    from spinodoid.prior import in_support, prior_density, sample_prior
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    target = _validate_target(target)
+    device = str(resolve_device(device))
+    simulate = cnn_simulator(model_path, device, seed, bf16=bf16)
+    result = abc_pmc(
+        simulate,
+        target,
+        sample_prior,
+        prior_density,
+        in_support,
+        particles,
+        [10.0**x for x in log10_tolerances],
+        np.random.default_rng(seed),
+        batch_size,
+        max_evaluations,
+        schedule=tolerance_schedule,
+        pilot_size=max(particles, 64) if pilot_size is None else pilot_size,
+        out_dir=out / "generations",
+        signature={"model": _file_digest(Path(model_path)), "seed": seed, "bf16": bf16},
+        progress=progress,
+    )
+    info = {"target": name, "seed": seed, "model": str(model_path), "device": device}
+    write_design_outputs(result, out, info)
+    return result
+
+
+def _summary_frame(result: ABCResult) -> pd.DataFrame:
+    """One row per generation (the generations.csv summary)."""
+    rows = []
+    for gen in result.generations:
+        mean, std = _weighted_mean_std(gen.theta, gen.weights)
+        row: dict[str, Any] = {
+            "generation": gen.index,
+            "tolerance": gen.tolerance,
+            "evaluations": gen.evaluations,
+            "evaluations_total": gen.evaluations_total,
+            "passed": gen.passed,
+            "acceptance_rate": gen.acceptance_rate,
+            "proposals_outside_support": gen.proposals_outside_support,
+            "wall_time_s": gen.wall_time_s,
+            "wall_time_total_s": gen.wall_time_total_s,
+            "ess": gen.ess,
+        }
+        for j, p in enumerate(result.param_names):
+            row[f"mean_{p}"] = mean[j]
+            row[f"std_{p}"] = std[j]
+            row[f"nu_{p}"] = math.nan if gen.nu is None else gen.nu[j]
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _theta_hat_dict(result: ABCResult, info: Mapping[str, Any]) -> dict[str, Any]:
+    """Contents of theta_hat.json: θ̂ by name, then run statistics."""
+    names = result.param_names
+    probs = (0.05, 0.25, 0.5, 0.75, 0.95)
+    quant = result.quantiles(probs)
+    gens = result.generations
+    return {
+        **{p: float(v) for p, v in zip(names, result.posterior_mean(), strict=True)},
+        **dict(info),
+        "target_eta": result.target.tolist(),
+        "status": result.status,
+        "message": result.message,
+        "particles": len(result.theta),
+        "generations": len(gens),
+        "evaluations": result.evaluations,
+        "evaluations_per_generation": [g.evaluations for g in gens],
+        "tolerances": [g.tolerance for g in gens],
+        "final_tolerance": result.final_tolerance if gens else None,
+        "acceptance_rates": [g.acceptance_rate for g in gens],
+        "wall_time_s": result.wall_time_s,
+        "evaluations_per_second": result.evaluations / max(result.wall_time_s, 1e-9),
+        "ess": float(1.0 / np.sum(result.weights**2)),
+        "posterior_std": {p: float(v) for p, v in zip(names, result.posterior_std(), strict=True)},
+        "posterior_quantiles": {
+            f"{q:g}": {p: float(quant[i, j]) for j, p in enumerate(names)}
+            for i, q in enumerate(probs)
+        },
+    }
+
+
+def write_design_outputs(
+    result: ABCResult, out_dir: str | Path, info: Mapping[str, Any] | None = None
+) -> None:
+    """Write posterior.csv, theta_hat.json and generations.csv to ``out_dir`` (temp + rename).
+
+    - ``posterior.csv``: one row per particle, columns ``a_x, a_y, a_z, eps, weight, rho``.
+    - ``theta_hat.json``: ``{"a_x", "a_y", "a_z", "eps"}`` (the weighted posterior mean) plus
+      ``info``, ``status``, ``message``, ``evaluations``, ``acceptance_rates``, ``tolerances``,
+      ``final_tolerance``, ``wall_time_s``, ``ess``, ``posterior_std`` and
+      ``posterior_quantiles`` (probabilities 0.05 … 0.95 → value per parameter).
+    - ``generations.csv``: one row per generation (tolerance, evaluations, acceptance rate,
+      wall time, ESS, weighted mean/std and ν of every parameter).
+
+    Args:
+        result: the run's result.
+        out_dir: existing or new directory.
+        info: extra JSON-able keys for theta_hat.json (e.g. target name, seed, model).
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    frame = pd.DataFrame(result.theta, columns=list(result.param_names))
+    frame["weight"] = result.weights
+    frame["rho"] = result.rho
+    _atomic_write_text(out / "posterior.csv", frame.to_csv(index=False, float_format="%.17g"))
+    summary = _summary_frame(result)
+    _atomic_write_text(out / "generations.csv", summary.to_csv(index=False, float_format="%.10g"))
+    theta_hat = _theta_hat_dict(result, info or {})
+    _atomic_write_text(out / "theta_hat.json", json.dumps(theta_hat, indent=1))

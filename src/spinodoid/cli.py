@@ -15,7 +15,7 @@ from spinodoid import __version__
 
 __all__ = ["COMMANDS", "build_parser", "main"]
 
-COMMANDS: tuple[str, ...] = ("generate", "diffusivity", "export")
+COMMANDS: tuple[str, ...] = ("generate", "diffusivity", "predict", "design", "export")
 
 _DESCRIPTION = """\
 Inverse design of anisotropic spinodoid materials with prescribed diffusivity

@@ -226,24 +226,43 @@ def white_noise_torch(seeds, size: int, device):
 
     n = size**3
     pairs = (n + 1) // 2
-    keys = torch.tensor([_as_signed(_seed_key(int(s))) for s in seeds], dtype=torch.int64)
+    keys = [_as_signed(_seed_key(int(seed))) for seed in seeds]
+    keys = torch.tensor(keys, dtype=torch.int64, device=device)
     counter = torch.arange(1, pairs + 1, dtype=torch.int64, device=device) * _as_signed(_GOLDEN)
-    out = torch.empty((len(keys), 2 * pairs), dtype=torch.float32, device=device)
-    for b, key in enumerate(keys.tolist()):
-        bits = _splitmix64_torch(counter + key)
-        u1 = ((_srl(bits, 32)).to(torch.float64) + 0.5) * _INV_2_32
-        u2 = ((bits & 0xFFFFFFFF).to(torch.float64) + 0.5) * _INV_2_32
-        radius = torch.sqrt(-2.0 * torch.log(u1))
-        angle = _TWO_PI * u2
-        out[b, 0::2] = radius * torch.cos(angle)
-        out[b, 1::2] = radius * torch.sin(angle)
-    return out[:, :n].reshape(-1, size, size, size)
+    bits = _splitmix64_torch(counter[None, :] + keys[:, None])
+    radius = torch.sqrt(-2.0 * torch.log((_srl(bits, 32).to(torch.float64) + 0.5) * _INV_2_32))
+    angle = ((bits & 0xFFFFFFFF).to(torch.float64) + 0.5) * (_TWO_PI * _INV_2_32)
+    del bits
+    noise = torch.stack([radius * torch.cos(angle), radius * torch.sin(angle)], dim=-1)
+    return noise.to(torch.float32).reshape(len(keys), -1)[:, :n].reshape(-1, size, size, size)
 
 
-def level_set_torch(thetas, seeds, size: int, device):
+def _filters_torch(a, size: int, device):
+    """γ^½ (float32, rfft grid, ``(B, N, N, N//2+1)``) and unit-variance scales ``(B,)``."""
+    import torch
+
+    full, half = (torch.from_numpy(q).to(device) for q in _wavenumbers(size))
+    a = torch.as_tensor(a, dtype=torch.float64, device=device)
+    s = (
+        (a[:, 0, None, None, None] * full[:, None, None]) ** 2
+        + (a[:, 1, None, None, None] * full[None, :, None]) ** 2
+        + (a[:, 2, None, None, None] * half[None, None, :]) ** 2
+    )
+    gamma = (1.0 + s**4) ** -2
+    weight = torch.full((half.numel(),), 2.0, dtype=torch.float64, device=device)
+    weight[0] = 1.0
+    if size % 2 == 0:
+        weight[-1] = 1.0
+    variance = (gamma.sum(dim=(1, 2)) * weight).sum(dim=-1) / size**3
+    return torch.sqrt(gamma).to(torch.float32), (1.0 / torch.sqrt(variance)).to(torch.float32)
+
+
+def level_set_torch(thetas, seeds, size: int, device, chunk: int = 16):
     """Batched :func:`level_set` on a torch device: float32 ``(B, N, N, N)``, pore where < 0.
 
-    ``thetas`` is ``(B, 4)`` (array or tensor), ``seeds`` ``(B,)`` non-negative integers.
+    ``thetas`` is ``(B, 4)`` (array or tensor), ``seeds`` ``(B,)`` non-negative integers. Every
+    step runs batched on the device, ``chunk`` structures at a time (bounding the float64
+    temporaries of the noise, about 40 bytes per voxel and structure).
     """
     import torch
 
@@ -252,18 +271,25 @@ def level_set_torch(thetas, seeds, size: int, device):
     if thetas.ndim != 2 or thetas.shape[1] != 4 or len(seeds) != thetas.shape[0]:
         raise ValueError(f"thetas must be (B, 4) with B seeds, got {thetas.shape}, {len(seeds)}")
     n = size**3
-    fields = torch.empty((len(seeds), size, size, size), dtype=torch.float32, device=device)
-    for b, (theta, seed) in enumerate(zip(thetas, seeds, strict=True)):
+    n_pore = np.rint(thetas[:, 3] * n).astype(np.int64)
+    for theta, pores in zip(thetas, n_pore, strict=True):
         _validate(theta, size)
-        amplitude, scale = _filter_and_scale(theta[:3], size)
-        noise = white_noise_torch([seed], size, device)[0]
-        spectrum = torch.fft.rfftn(noise) * torch.from_numpy(amplitude).to(device)
-        field = torch.fft.irfftn(spectrum, s=(size, size, size)) * scale
-        n_pore = int(round(float(theta[3]) * n))
-        if not 0 < n_pore < n:
+        if not 0 < pores < n:
             raise ValueError(f"porosity eps must leave both phases non-empty, got {theta[3]}")
-        threshold = torch.kthvalue(field.reshape(-1), n_pore + 1).values
-        fields[b] = field - threshold
+    fields = torch.empty((len(seeds), size, size, size), dtype=torch.float32, device=device)
+    for start in range(0, len(seeds), chunk):
+        stop = min(start + chunk, len(seeds))
+        amplitude, scale = _filters_torch(thetas[start:stop, :3], size, device)
+        spectrum = torch.fft.rfftn(
+            white_noise_torch(seeds[start:stop], size, device), dim=(1, 2, 3)
+        )
+        field = torch.fft.irfftn(spectrum * amplitude, s=(size,) * 3, dim=(1, 2, 3))
+        field *= scale[:, None, None, None]
+        flat = field.reshape(stop - start, -1)
+        # T is the (n_pore + 1)-th smallest value, as in the numpy path (eq. 2).
+        rank = torch.as_tensor(n_pore[start:stop], device=device)[:, None]
+        threshold = torch.sort(flat, dim=1).values.gather(1, rank)[:, 0]
+        fields[start:stop] = field - threshold[:, None, None, None]
     return fields
 
 

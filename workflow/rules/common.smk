@@ -22,7 +22,23 @@ wildcard_constraints:
 
 def get_final_output():
     """Every file the full pipeline produces for this config."""
+    per_target = [
+        "results/design/{target}/theta_hat.json",
+        "results/validate/{target}.csv",
+        "results/upscale/{target}.csv",
+        "results/export/{target}.stl",
+        "results/figures/{target}_posterior.png",
+        "results/figures/{target}_renders.png",
+    ]
     return [
         "results/sample/rejection_stats.csv",
         "results/dataset.zarr",
+        "results/dataset/summary.csv",
+        "results/model/best.pt",
+        "results/model/metrics.csv",
+        "results/model/evaluation.csv",
+        "results/figures/examples.png",
+        "results/validate/summary.html",
+        "results/model/table1.html",
+        *expand(per_target, target=TARGETS),
     ]

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Everything that needs a GPU, in one run of under 8 minutes on one H100: the CUDA tests and the CUDA
+# part of every benchmark, printing the figures (copy them into docs/performance.md with the card).
+# Run from the repository root on a CUDA machine with python3 + torch. Python packages missing there
+# (taichi, zarr, pyamg, ...) may travel as wheels in .whl/ (see docs/performance.md).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+export PYTHONUNBUFFERED=1
+if [ -d .whl ]; then
+    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
+        --target /tmp/site .whl/*.whl && export PYTHONPATH=/tmp/site
+fi
+export PYTHONPATH="$PWD/src${PYTHONPATH:+:$PYTHONPATH}"
+out="${OUT:-/tmp}"
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
+step() { echo; echo "=== $*"; timeout 150 "$@" 2>&1 | tee -a "$out/gpu.log"; }
+step python3 -m pytest -q -m cuda tests -p no:cacheprovider
+step python3 benchmarks/lbm.py --arch cuda
+step python3 benchmarks/structures.py --device cuda --batch 32 --repeats 3
+step python3 benchmarks/abc.py --device cuda --batches 64 256 --evaluations 512
+step python3 benchmarks/train.py --devices cuda --steps 30

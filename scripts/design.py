@@ -1,0 +1,34 @@
+"""Rule `design`: ABC-PMC inverse design of θ for one target η (spinodoid.abc.run_design).
+
+The per-generation files go to results/design/{target}/generations/ (not a declared output,
+so Snakemake keeps them and a rerun resumes after the last complete generation). A run that
+exhausts design.max_evaluations still writes its outputs, with status "budget_exhausted" in
+theta_hat.json and a warning in the log.
+"""
+
+import logging
+from pathlib import Path
+
+import torch
+
+from spinodoid.abc import design_seed, run_design
+
+logging.basicConfig(filename=snakemake.log[0], level=logging.INFO)
+torch.set_num_threads(snakemake.threads)
+
+cfg = snakemake.params.design
+name = snakemake.wildcards.target
+run_design(
+    snakemake.input.model,
+    snakemake.params.eta,
+    Path(snakemake.output.theta_hat).parent,
+    particles=cfg["particles"],
+    log10_tolerances=cfg["log10_tolerances"],
+    tolerance_schedule=cfg["tolerance_schedule"],
+    batch_size=cfg["batch_size"],
+    max_evaluations=cfg["max_evaluations"],
+    device=cfg["device"],
+    seed=design_seed(snakemake.params.seed, name),
+    name=name,
+    progress=False,
+)

@@ -1,0 +1,22 @@
+rule design:
+    input:
+        model="results/model/best.pt",
+    output:
+        posterior="results/design/{target}/posterior.csv",
+        theta_hat="results/design/{target}/theta_hat.json",
+        generations="results/design/{target}/generations.csv",
+    log:
+        "logs/design/{target}.log",
+    benchmark:
+        "benchmarks/design/{target}.tsv"
+    params:
+        design=config["design"],
+        seed=config["seed"],
+        eta=lambda wildcards: TARGETS[wildcards.target],
+    threads: 2
+    resources:
+        gpu=1 if config["design"]["device"] == "cuda" else 0,
+    conda:
+        "../../envs/gpu.yaml" if config["design"]["device"] == "cuda" else "../../envs/cpu.yaml"
+    script:
+        "../../scripts/design.py"
