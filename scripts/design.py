@@ -3,13 +3,15 @@
 The per-generation files go to results/design/{target}/generations/ (not a declared output,
 so Snakemake keeps them and a rerun resumes after the last complete generation). A run that
 exhausts design.max_evaluations still writes its outputs, with status "budget_exhausted" in
-theta_hat.json and a warning in the log.
+theta_hat.json and a warning in the log. Reachability of the target is judged against the
+solver η of the dataset (structures drawn from the prior), not against the CNN.
 """
 
 import logging
 from pathlib import Path
 
 import torch
+import zarr
 
 from spinodoid.abc import design_seed, run_design
 
@@ -30,5 +32,6 @@ run_design(
     device=cfg["device"],
     seed=design_seed(snakemake.params.seed, name),
     name=name,
+    reference_eta=zarr.open_group(snakemake.input.dataset, mode="r")["eta"][:],
     progress=False,
 )

@@ -473,3 +473,25 @@ def test_design_command_budget_stop(checkpoint, tmp_path, capsys):
     assert json.loads(out)["status"] == "budget_exhausted" and "budget of 8" in err
     assert len(pd.read_csv(tmp_path / "posterior.csv")) == 4
     assert json.loads((tmp_path / "theta_hat.json").read_text())["evaluations"] == 8
+
+
+def test_reference_eta_decides_reachability_instead_of_the_cnn(checkpoint, tmp_path):
+    """With solver η of prior draws given, a target the (random) CNN never predicts is still
+    designed (no pilot is run), and one outside the reference range is refused up front."""
+    reference = np.array([[0.3, 0.4, 0.5], [0.5, 0.45, 0.7], [0.45, 0.6, 0.4], [0.35, 0.3, 0.6]])
+    kwargs = dict(
+        particles=4,
+        log10_tolerances=[2.0],
+        batch_size=8,
+        max_evaluations=64,
+        device="cpu",
+        seed=1,
+        name="ref",
+        reference_eta=reference,
+        progress=False,
+    )
+    result = abc.run_design(checkpoint, [0.4, 0.5, 0.6], tmp_path / "ok", **kwargs)
+    assert result.status == "completed"
+    with pytest.raises(abc.UnreachableTargetError, match="outside what the prior produces"):
+        abc.run_design(checkpoint, [0.9, 0.1, 0.9], tmp_path / "no", **kwargs)
+    assert result.evaluations == result.generations[0].evaluations

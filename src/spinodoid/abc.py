@@ -395,7 +395,7 @@ def check_reachable(target: np.ndarray, pilot_eta: np.ndarray, margin: float = 0
         if not low <= value <= high:
             raise UnreachableTargetError(
                 f"target eta={np.round(target, 4).tolist()} is outside what the prior produces: "
-                f"{name} = {value:.3f} not in [{low:.3f}, {high:.3f}] over a pilot of "
+                f"{name} = {value:.3f} not in [{low:.3f}, {high:.3f}] over "
                 f"{len(pilot)} prior draws"
             )
 
@@ -982,6 +982,7 @@ def run_design(
     seed: int = 0,
     name: str = "target",
     pilot_size: int | None = None,
+    reference_eta: np.ndarray | None = None,
     bf16: bool = True,
     progress: bool = True,
 ) -> ABCResult:
@@ -1003,7 +1004,12 @@ def run_design(
         seed: seed of this design run (e.g. :func:`design_seed` of the master seed and name).
         name: target name stored in theta_hat.json.
         pilot_size: prior draws of the reachability pilot (default max(P, 64)); they are
-            generation 0's first candidates, so hardly wasted.
+            generation 0's first candidates, so hardly wasted. Ignored (no pilot) when
+            ``reference_eta`` is given.
+        reference_eta: solver η of structures drawn from the prior, shape (M, 3), e.g. the
+            training dataset's. When given, reachability is judged against them
+            (:func:`check_reachable`) rather than against CNN predictions of a pilot: they are
+            what the prior really produces, whatever the CNN's accuracy.
         bf16: bf16 autocast of the CNN on CUDA.
         progress: tqdm bars per generation.
 
@@ -1016,6 +1022,9 @@ def run_design(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     target = _validate_target(target)
+    if reference_eta is not None:
+        check_reachable(target, reference_eta)
+        pilot_size = 0
     device = str(resolve_device(device))
     simulate = cnn_simulator(model_path, device, seed, bf16=bf16)
     result = abc_pmc(

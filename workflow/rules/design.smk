@@ -1,6 +1,7 @@
 rule design:
     input:
         model="results/model/best.pt",
+        dataset="results/dataset.zarr",
     output:
         posterior="results/design/{target}/posterior.csv",
         theta_hat="results/design/{target}/theta_hat.json",
