@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import os
+import pickle
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -80,12 +81,24 @@ class _AvgPool2(nn.Module):
         return x.reshape(b, c, d2, 2, h2, 2, w2, 2).mean(dim=(3, 5, 7))
 
 
+def _keras_init(module: nn.Module) -> None:
+    """Glorot-uniform weights and zero biases, the TensorFlow/Keras defaults the paper used.
+
+    PyTorch's default (Kaiming-uniform with a = √5) shrinks the signal about 3× in variance per
+    layer, so through ten layers the untrained output barely depends on the input.
+    """
+    if isinstance(module, nn.Conv3d | nn.Linear):
+        nn.init.xavier_uniform_(module.weight)
+        nn.init.zeros_(module.bias)
+
+
 class SpinodoidCNN(nn.Module):
     """Röding et al.'s CNN (Fig. 4): three conv blocks and four dense layers, ELU throughout.
 
     Each block is conv 3×3×3 → ELU → conv 3×3×3 → ELU → avg-pool 2×2×2 with unpadded (valid)
     convolutions and 32, 48, 64 filters; then dense 256 → 192 → 128 → 64 → 1 with ELU after
-    every layer but the last. At ``input_size = 96`` the flattened features are 64·8³ = 32768
+    every layer but the last; weights start Glorot-uniform, biases zero (Keras defaults). At
+    ``input_size = 96`` the flattened features are 64·8³ = 32768
     and the network has 8.8M weights ("approximately 8.8M weights"). The first dense layer
     adapts to other input sizes; a block whose convolutions leave 1³ skips its pooling.
 
@@ -115,6 +128,7 @@ class SpinodoidCNN(nn.Module):
             width = units
         dense.append(nn.Linear(width, 1))
         self.head = nn.Sequential(*dense)
+        self.apply(_keras_init)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Predict logit(η).
@@ -181,7 +195,13 @@ def load_model(
     Returns the model in eval mode on ``device`` and its meta dict (``input_size``, ``size``
     and whatever training stored).
     """
-    payload = torch.load(Path(path), map_location="cpu", weights_only=True)
+    try:
+        payload = torch.load(Path(path), map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError) as error:
+        raise ValueError(
+            f"{path} is not a spinodoid CNN checkpoint (torch.load, weights only, failed with "
+            f"{type(error).__name__}); give best.pt or last.pt written by `train`"
+        ) from error
     if not isinstance(payload, dict) or "model" not in payload or "meta" not in payload:
         raise ValueError(f"{path} is not a spinodoid CNN checkpoint (no 'model' and 'meta')")
     meta = dict(payload["meta"])

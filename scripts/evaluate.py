@@ -1,0 +1,28 @@
+"""Rule `evaluate`: Table 1 (MSE of logit η, MAPE %) per split and direction, and Fig. 5."""
+
+import logging
+import sys
+
+import torch
+
+from spinodoid.io import atomic_path
+from spinodoid.model import load_model, resolve_device
+from spinodoid.train import evaluation_table, parity_figure, predict_splits
+
+log_file = open(snakemake.log[0], "a", encoding="utf-8")
+sys.stderr = log_file
+logging.basicConfig(stream=log_file, level=logging.INFO, format="%(asctime)s %(message)s")
+torch.set_num_threads(snakemake.threads)
+
+device = resolve_device(snakemake.params.device)
+model, meta = load_model(snakemake.input.model, device)
+predictions = predict_splits(model, snakemake.input.dataset, device=device)
+table = evaluation_table(predictions)
+logging.info("best epoch %s; Table 1:\n%s", meta.get("epoch"), table.to_string(index=False))
+
+tmp = atomic_path(snakemake.output.table)
+table.to_csv(tmp, index=False)
+tmp.rename(snakemake.output.table)
+tmp = atomic_path(snakemake.output.parity)
+parity_figure(predictions, "test").savefig(tmp, dpi=150, format="png")
+tmp.rename(snakemake.output.parity)
