@@ -1,5 +1,10 @@
-"""End to end: the demo config runs the whole pipeline in a fresh copy of the repository."""
+"""End to end: the demo config runs the whole pipeline in a fresh copy of the repository.
 
+The copy lives in a temporary folder, or in ``$SPINODOID_E2E_DIR`` when that is set (CI keeps it
+there so the SLURM integration test can compare its outputs with this local run).
+"""
+
+import os
 import shutil
 import subprocess
 import sys
@@ -26,8 +31,9 @@ SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
 
 @pytest.fixture(scope="module")
 def demo_run(tmp_path_factory) -> Path:
-    work = tmp_path_factory.mktemp("demo") / "repo"
-    shutil.copytree(ROOT, work, ignore=IGNORE)
+    kept = os.environ.get("SPINODOID_E2E_DIR")
+    work = Path(kept) if kept else tmp_path_factory.mktemp("demo") / "repo"
+    shutil.copytree(ROOT, work, ignore=IGNORE, dirs_exist_ok=True)
     result = subprocess.run(
         [SNAKEMAKE, "--cores", "2", "--configfile", "config/demo.yaml"],
         cwd=work,
