@@ -18,6 +18,7 @@ from spinodoid.validation import (
     HOST_BYTES_PER_CELL,
     LBM_BYTES_PER_CELL,
     LBM_HOST_BYTES_PER_CELL,
+    LBM_SUBVOXEL_BYTES_PER_CELL,
     PAPER_RESULTS,
     MemoryPlanError,
     SolverSettings,
@@ -103,7 +104,9 @@ def test_memory_plan_counts_lbm_fields_and_host_arrays():
     voxel_cpu = plan_memory(10, SolverSettings(interface="voxel", arch="cpu"))
     assert voxel_cpu.host_bytes == voxel_cuda.host_bytes + 57_000
     subvoxel = plan_memory(10, SolverSettings(interface="subvoxel", arch="cuda"))
-    assert subvoxel.device_bytes == 20**3 * LBM_BYTES_PER_CELL  # solved on the 2x refined grid
+    assert subvoxel.device_bytes == 1000 * LBM_SUBVOXEL_BYTES_PER_CELL == 60_000
+    refined = plan_memory(10, SolverSettings(interface="subvoxel", arch="cuda", subvoxel_refine=2))
+    assert refined.device_bytes == 20**3 * LBM_SUBVOXEL_BYTES_PER_CELL  # the 2x refined grid
     fv = plan_memory(10, SolverSettings(solver="fv"))
     assert fv.device_bytes == 0 and fv.host_bytes == 1000 * (
         HOST_BYTES_PER_CELL + FV_BYTES_PER_CELL
@@ -244,9 +247,10 @@ def test_solver_settings_from_config():
         "flux_change_tol": 1e-6,
         "flux_uniformity_tol": 1e-4,
         "max_steps_per_voxel": 50,
+        "subvoxel_refine": 2,
     }
     assert SolverSettings.from_config(simulate) == SolverSettings(
-        "fv", "voxel", "cpu", 1e-6, 1e-4, 50
+        "fv", "voxel", "cpu", 1e-6, 1e-4, 50, 2
     )
 
 

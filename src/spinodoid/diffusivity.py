@@ -5,12 +5,12 @@
 ``subvoxel``: walls from the GRF level set Ψ − T). Both solvers fix c_in and c_out on the pore
 voxel centres of the first and last layers and return η from eq. 6 (SPEC §3).
 
-Sub-voxel interface: the FV solver weights each face by its open area fraction from the level
-set. The LBM solver runs its staircase on the level set refined ``SUBVOXEL_FACTOR`` times by
-spectral interpolation (:func:`spinodoid.structure.refine_level_set`): link-wise interpolated
-bounce-back (Bouzidi) was tried and rejected, because for a zero-flux wall it either leaks mass
-(plane fluxes non-uniform by ~4 % at steady state) or, with the leak returned to the node,
-reproduces the staircase η exactly (see docs/lbm.md).
+Sub-voxel interface: both solvers weight each voxel face by its open area fraction, read from
+the level set (trilinear between voxel centres, 8 × 8 samples per face): the FV solver as a
+face conductance, the LBM solver as a partial bounce-back whose transmission is chosen so the
+link conductance is that fraction (:func:`spinodoid.lbm.transmission_table`). The two agree to
+the convergence tolerance, at the cost of a staircase solve; the refinement study in
+docs/lbm.md measures how much closer to the converged η this is than the staircase.
 """
 
 from __future__ import annotations
@@ -22,6 +22,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
+from spinodoid.structure import refine_level_set
+
 __all__ = [
     "SUBVOXEL_FACTOR",
     "DiffusivityError",
@@ -30,11 +32,15 @@ __all__ = [
     "DiffusivityResult",
     "pore_percolates",
     "effective_diffusivity",
+    "effective_diffusivity_xyz",
+    "refined_transport_first",
 ]
 
 log = logging.getLogger(__name__)
 
-SUBVOXEL_FACTOR = 2
+# Default refinement of the level set for interface='subvoxel' (the ``subvoxel_refine``
+# default): 1 = open-fraction faces on the structure's own grid (docs/lbm.md, refinement study)
+SUBVOXEL_FACTOR = 1
 
 
 class DiffusivityError(RuntimeError):
@@ -120,39 +126,67 @@ def _check_inputs(structure: np.ndarray, axis: int, lateral: str) -> np.ndarray:
     return structure
 
 
-def _lbm(structure, axis, level_set, arch, lateral, tols) -> DiffusivityResult:
-    from spinodoid.lbm import lbm_diffusivity
-    from spinodoid.structure import refine_level_set
+def refined_transport_first(
+    level_set: np.ndarray, axes: tuple[int, ...], refine: int
+) -> np.ndarray:
+    """The level set with each transport axis first, sampled ``refine`` times finer.
 
-    interface = "voxel" if level_set is None else "subvoxel"
-    solid = structure
-    if level_set is not None:
-        solid = (refine_level_set(level_set, SUBVOXEL_FACTOR) >= 0).view(np.uint8)
-    solid = np.moveaxis(solid, axis, 0)
+    Spectral interpolation (:func:`spinodoid.structure.refine_level_set`); along the transport
+    axis the fine grid keeps the coarse domain between the centres of layers 0 and N − 1, i.e.
+    refine·(N − 1) + 1 fine layers, so η (eq. 6) refers to the same continuum problem.
+
+    Args:
+        level_set: float32 (N, N, N) (or any shape when ``refine`` is 1), pore where < 0.
+        axes: transport axes, 0/1/2.
+        refine: integer refinement factor ≥ 1.
+
+    Returns:
+        float32 (len(axes), refine·(N − 1) + 1, refine·N, refine·N).
+    """
+    fine = refine_level_set(level_set, refine) if refine > 1 else np.asarray(level_set)
+    return np.stack(
+        [np.moveaxis(fine, axis, 0)[: refine * (level_set.shape[axis] - 1) + 1] for axis in axes]
+    ).astype(np.float32)
+
+
+def _lbm(structure, axes, level_set, arch, lateral, tols, refine) -> list[DiffusivityResult]:
+    """Solve the given axes of one structure as one LBM batch (transport axis first)."""
+    from spinodoid.lbm import lbm_diffusivity
+
+    if level_set is None:
+        geometry = dict(solid=np.stack([np.moveaxis(structure, axis, 0) for axis in axes]))
+    else:
+        geometry = dict(solid=None, level_set=refined_transport_first(level_set, axes, refine))
     run = lbm_diffusivity(
-        solid,
+        **geometry,
         lateral=lateral,
         arch=arch,
         flux_change_tol=tols[0],
         flux_uniformity_tol=tols[1],
         max_steps_per_voxel=tols[2],
     )
-    return DiffusivityResult(
-        eta=float(run.eta[0]),
-        iterations=int(run.steps[0]),
-        seconds=run.seconds,
-        converged=bool(run.converged[0]),
-        flux_change=float(run.flux_change[0]),
-        flux_nonuniformity=float(run.flux_nonuniformity[0]),
-        solver="lbm",
-        interface=interface,
-    )
+    return [
+        DiffusivityResult(
+            eta=float(run.eta[k]),
+            iterations=int(run.steps[k]),
+            seconds=run.seconds / len(axes),
+            converged=bool(run.converged[k]),
+            flux_change=float(run.flux_change[k]),
+            flux_nonuniformity=float(run.flux_nonuniformity[k]),
+            solver="lbm",
+            interface="voxel" if level_set is None else "subvoxel",
+        )
+        for k in range(len(axes))
+    ]
 
 
-def _fv(structure, axis, level_set, lateral) -> DiffusivityResult:
+def _fv(structure, axis, level_set, lateral, refine) -> DiffusivityResult:
     from spinodoid.fv import fv_diffusivity
 
     t0 = time.perf_counter()
+    if level_set is not None and refine > 1:
+        level_set = refined_transport_first(level_set, (axis,), refine)[0]
+        structure, axis = (level_set >= 0).view(np.uint8), 0
     res = fv_diffusivity(structure, axis, lateral, level_set=level_set)
     flux = res.plane_flux
     return DiffusivityResult(
@@ -167,6 +201,82 @@ def _fv(structure, axis, level_set, lateral) -> DiffusivityResult:
     )
 
 
+def _prepare(structure, axes, solver, interface, level_set, lateral):
+    """Validate the arguments; returns the structure and the level set (None for 'voxel')."""
+    for axis in axes:
+        structure = _check_inputs(structure, axis, lateral)
+    if solver not in ("lbm", "fv"):
+        raise ValueError(f"solver must be 'lbm' or 'fv', got {solver!r}")
+    if interface not in ("voxel", "subvoxel"):
+        raise ValueError(f"interface must be 'voxel' or 'subvoxel', got {interface!r}")
+    if interface == "voxel":
+        return structure, None
+    if level_set is None:
+        raise ValueError("interface='subvoxel' needs the level set (a .h5 with θ and seed)")
+    level_set = np.asarray(level_set, dtype=np.float32)
+    if not np.array_equal(level_set >= 0, structure.astype(bool)):
+        raise ValueError("the level set does not threshold to the structure's voxels")
+    return structure, level_set
+
+
+def _raise_unless_converged(result: DiffusivityResult, axis: int, tols) -> None:
+    if not result.converged:
+        raise NotConvergedError(
+            f"LBM along {'xyz'[axis]} not converged after {result.iterations} steps: "
+            f"flux change {result.flux_change:.2e} (tol {tols[0]:.0e}), "
+            f"non-uniformity {result.flux_nonuniformity:.2e} (tol {tols[1]:.0e})"
+        )
+
+
+def effective_diffusivity_xyz(
+    structure: np.ndarray,
+    axes: tuple[int, ...] = (0, 1, 2),
+    solver: str = "lbm",
+    interface: str = "voxel",
+    level_set: np.ndarray | None = None,
+    arch: str = "cpu",
+    flux_change_tol: float = 1e-5,
+    flux_uniformity_tol: float = 1e-4,
+    max_steps_per_voxel: int = 200,
+    lateral: str = "periodic",
+    subvoxel_refine: int = SUBVOXEL_FACTOR,
+) -> list[DiffusivityResult]:
+    """η along several axes of one cubic structure; the LBM solves them as one batch.
+
+    Arguments as :func:`effective_diffusivity`, with ``axes`` a tuple of 0/1/2; with more
+    than one axis ``structure`` must be cubic (N, N, N). Returns one
+    :class:`DiffusivityResult` per axis, in order; for the LBM each result's ``seconds`` is
+    the batch time divided by the number of axes.
+
+    Raises:
+        DisconnectedStructureError, NotConvergedError, ValueError: as
+        :func:`effective_diffusivity`, for the first axis that fails.
+    """
+    structure = np.asarray(structure)
+    if subvoxel_refine < 1 or int(subvoxel_refine) != subvoxel_refine:
+        raise ValueError(f"subvoxel_refine must be a positive integer, got {subvoxel_refine}")
+    if len(axes) > 1 and len(set(structure.shape)) != 1:
+        raise ValueError(f"several axes need a cubic structure, got shape {structure.shape}")
+    structure, level_set = _prepare(structure, axes, solver, interface, level_set, lateral)
+    tols = (flux_change_tol, flux_uniformity_tol, max_steps_per_voxel)
+    if solver == "fv":
+        results = [_fv(structure, axis, level_set, lateral, subvoxel_refine) for axis in axes]
+    else:
+        results = _lbm(structure, tuple(axes), level_set, arch, lateral, tols, subvoxel_refine)
+    for axis, result in zip(axes, results, strict=True):
+        _raise_unless_converged(result, axis, tols)
+        log.info(
+            "eta_%s = %.6f (%s/%s, %d iterations, %.2f s)",
+            "xyz"[axis],
+            result.eta,
+            result.solver,
+            result.interface,
+            result.iterations,
+            result.seconds,
+        )
+    return results
+
+
 def effective_diffusivity(
     structure: np.ndarray,
     axis: int,
@@ -178,56 +288,39 @@ def effective_diffusivity(
     flux_uniformity_tol: float = 1e-4,
     max_steps_per_voxel: int = 200,
     lateral: str = "periodic",
+    subvoxel_refine: int = SUBVOXEL_FACTOR,
 ) -> DiffusivityResult:
     """η = D_eff/D of the pore space along ``axis`` (eq. 6–7).
 
     Args:
-        structure: uint8 (N, N, N), axes (x, y, z), 1 = solid, 0 = pore.
+        structure: uint8 (Nx, Ny, Nz), axes (x, y, z), 1 = solid, 0 = pore.
         axis: transport axis, 0 = x, 1 = y, 2 = z.
         solver: 'lbm' (taichi lattice Boltzmann) or 'fv' (finite volumes, CG + AMG).
-        interface: 'voxel' (staircase) or 'subvoxel' (walls from ``level_set``).
-        level_set: float32 (N, N, N) Ψ − T, pore where < 0; required for 'subvoxel' and must
-            threshold to ``structure``.
+        interface: 'voxel' (staircase) or 'subvoxel' (open-fraction faces from
+            ``level_set``).
+        level_set: float32 (Nx, Ny, Nz) Ψ − T, pore where < 0; required for 'subvoxel' and
+            must threshold to ``structure``.
         arch: 'cpu' or 'cuda' (LBM only).
         flux_change_tol, flux_uniformity_tol, max_steps_per_voxel: LBM convergence (SPEC §3).
         lateral: 'periodic' (default) or 'zero_flux' faces parallel to ``axis``.
+        subvoxel_refine: with 'subvoxel', solve on the level set refined this many times
+            (:func:`refined_transport_first`; cost ≈ refine⁴); 1 = the structure's own grid.
 
     Raises:
         DisconnectedStructureError: all solid, or no pore path from inlet to outlet.
         NotConvergedError: the LBM run did not meet both criteria within the step limit.
         ValueError: bad arguments, or a level set that does not threshold to ``structure``.
     """
-    structure = _check_inputs(structure, axis, lateral)
-    if solver not in ("lbm", "fv"):
-        raise ValueError(f"solver must be 'lbm' or 'fv', got {solver!r}")
-    if interface not in ("voxel", "subvoxel"):
-        raise ValueError(f"interface must be 'voxel' or 'subvoxel', got {interface!r}")
-    if interface == "subvoxel":
-        if level_set is None:
-            raise ValueError("interface='subvoxel' needs the level set (a .h5 with θ and seed)")
-        level_set = np.asarray(level_set, dtype=np.float32)
-        if not np.array_equal(level_set >= 0, structure.astype(bool)):
-            raise ValueError("the level set does not threshold to the structure's voxels")
-    else:
-        level_set = None
-    if solver == "fv":
-        result = _fv(structure, axis, level_set, lateral)
-    else:
-        tols = (flux_change_tol, flux_uniformity_tol, max_steps_per_voxel)
-        result = _lbm(structure, axis, level_set, arch, lateral, tols)
-        if not result.converged:
-            raise NotConvergedError(
-                f"LBM along {'xyz'[axis]} not converged after {result.iterations} steps: "
-                f"flux change {result.flux_change:.2e} (tol {flux_change_tol:.0e}), "
-                f"non-uniformity {result.flux_nonuniformity:.2e} (tol {flux_uniformity_tol:.0e})"
-            )
-    log.info(
-        "eta_%s = %.6f (%s/%s, %d iterations, %.2f s)",
-        "xyz"[axis],
-        result.eta,
-        result.solver,
-        result.interface,
-        result.iterations,
-        result.seconds,
-    )
-    return result
+    return effective_diffusivity_xyz(
+        structure,
+        (axis,),
+        solver=solver,
+        interface=interface,
+        level_set=level_set,
+        arch=arch,
+        flux_change_tol=flux_change_tol,
+        flux_uniformity_tol=flux_uniformity_tol,
+        max_steps_per_voxel=max_steps_per_voxel,
+        lateral=lateral,
+        subvoxel_refine=subvoxel_refine,
+    )[0]

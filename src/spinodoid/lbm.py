@@ -24,6 +24,16 @@ C_w = (c_fixed + C_node)/2, the linear interpolant half-way along the link. η f
 D_eff = −⟨J⟩ (N − 1) / (c_in − c_out), ⟨J⟩ averaged over the whole cross-section (solid
 included): a straight channel of porosity ε gives η = ε.
 
+Sub-voxel walls (``level_set`` given): each lattice link crosses one voxel face; the face's
+open area fraction g (the fraction of the face where the trilinearly interpolated level set is
+< 0, on 8 × 8 sample points: :func:`face_open_fractions`, the same definition as the
+finite-volume solver's cut-cell mode) sets a partial bounce-back, fᵢ(x) = t f*ᵢ(x − cᵢ) +
+(1 − t) f*_ī(x), conservative link by link. At Λ = 1/4 a link of transmission t has the
+resistance 1 + (1/t − 1)·2(τ⁻ − ½) of a full link's 1 (measured on a layered slab for
+τ⁻ = 1, 3, 6, both interior and Dirichlet links), so t = 2(τ⁻ − ½)g / (2(τ⁻ − ½)g + 1 − g)
+(:func:`transmission_table`) makes the link conductance g, independent of τ⁻: the steady
+state is then the finite-volume open-fraction scheme's (equal to ~1e-7 on GRFs).
+
 Convergence: every ``check_every`` steps the plane fluxes (net populations crossing each of
 the N − 1 planes normal to the transport axis, summed in float64) are computed; the run stops
 when the mean flux changed by < ``flux_change_tol`` (relative) since the last check AND the
@@ -50,8 +60,11 @@ __all__ = [
     "LBMSolver",
     "init_backend",
     "current_arch",
+    "FACE_SAMPLES",
     "build_mask",
+    "face_open_fractions",
     "relaxation_rates",
+    "transmission_table",
     "lbm_diffusivity",
 ]
 
@@ -60,6 +73,7 @@ log = logging.getLogger(__name__)
 MAGIC_LAMBDA = 0.25  # Λ = (τ⁺ − ½)(τ⁻ − ½), fixed for the whole pipeline
 C_IN = 0.5  # inlet concentration (lattice units); centred on 0 for float32 headroom
 C_OUT = -0.5  # outlet concentration
+FACE_SAMPLES = 8  # open fractions on 8 × 8 points per face: codes 0..64 (as spinodoid.fv)
 
 _ARCH: str | None = None
 
@@ -142,6 +156,46 @@ def build_mask(solid: np.ndarray, lateral: str = "periodic") -> np.ndarray:
     return mask
 
 
+def face_open_fractions(level_set: np.ndarray, lateral: str = "periodic") -> np.ndarray:
+    """Open-fraction codes of every voxel face, transport axis first (runs on the taichi arch).
+
+    Args:
+        level_set: float (Nx, Ny, Nz), pore where < 0 (e.g. Ψ − T), transport along axis 0.
+        lateral: 'periodic' or 'zero_flux' faces normal to y and z.
+
+    Returns:
+        uint8 (3, Nx, Ny, Nz): entry [d, x, y, z] is the number of 8 × 8 midpoint samples on
+        the face between voxel (x, y, z) and its +d neighbour where the level set, trilinear
+        between voxel centres (mirrored across the inlet and outlet planes), is < 0; the open
+        fraction is code / 64, the definition of :mod:`spinodoid.fv`'s sub-voxel mode. Faces
+        beyond the last x layer, and the wrapping lateral faces when ``lateral='zero_flux'``,
+        are 0.
+    """
+    if _ARCH is None:
+        init_backend("cpu")
+    return _face_codes(np.asarray(level_set)[None], lateral)[0]
+
+
+def _face_codes(level_set: np.ndarray, lateral: str) -> np.ndarray:
+    """:func:`face_open_fractions` of a batch (B, Nx, Ny, Nz) → uint8 (B, 3, Nx, Ny, Nz)."""
+    psi = np.ascontiguousarray(level_set, dtype=np.float32)
+    codes = np.zeros((psi.shape[0], 3, *psi.shape[1:]), dtype=np.uint8)
+    kern.face_codes(psi, codes, int(lateral == "periodic"), FACE_SAMPLES)
+    return codes
+
+
+def transmission_table(tau_minus: float) -> np.ndarray:
+    """Partial bounce-back transmission t per face code, float32 (FACE_SAMPLES² + 1,).
+
+    A link of transmission t has resistance 1 + (1/t − 1)·2(τ⁻ − ½) (Λ = 1/4; a full link
+    has 1), so t = 2(τ⁻ − ½)g / (2(τ⁻ − ½)g + 1 − g) gives the link the conductance g of the
+    open fraction g = code / 64, whatever τ⁻.
+    """
+    g = np.arange(FACE_SAMPLES**2 + 1, dtype=np.float64) / FACE_SAMPLES**2
+    k = 2.0 * (tau_minus - 0.5)
+    return (k * g / (k * g + 1.0 - g)).astype(np.float32)
+
+
 @dataclass(frozen=True)
 class LBMRun:
     """Result of one batched solve; arrays have shape (B,).
@@ -165,15 +219,26 @@ class LBMRun:
 class LBMSolver:
     """A batch of B same-shaped structures (transport along the first axis) and their fields.
 
-    Owns double-buffered float32 populations ``f_a``/``f_b`` (B, 7, Nx, Ny, Nz), the uint8 wall
-    mask (B, Nx, Ny, Nz) and float64 plane fluxes (B, Nx). Memory ≈ 57 B · Nx · Ny · Nz bytes.
+    Owns double-buffered float32 populations ``f_a``/``f_b`` (B, 7, Nx, Ny, Nz), the uint8
+    mask (B, Nx, Ny, Nz), float64 plane fluxes (B, Nx) and, with ``faces=True`` (open-fraction
+    walls), uint8 face codes (B, 3, Nx, Ny, Nz) and the float32 transmission table. Memory
+    ≈ 57 B (staircase) or 60 B (faces) per node. ``per_node``: one kernel thread per node
+    (default on CUDA, for coalesced access) instead of one per (x, y) line (default on CPU).
     """
 
-    def __init__(self, batch: int, shape: tuple[int, int, int]):
+    def __init__(
+        self,
+        batch: int,
+        shape: tuple[int, int, int],
+        faces: bool = False,
+        per_node: bool | None = None,
+    ):
         if _ARCH is None:
             raise RuntimeError("call spinodoid.lbm.init_backend(arch) before creating a solver")
+        self.per_node = _ARCH == "cuda" if per_node is None else bool(per_node)
         self.batch = int(batch)
         self.shape = tuple(int(n) for n in shape)
+        self.uses_faces = bool(faces)
         self._builder = ti.FieldsBuilder()
         self.f_a = ti.field(ti.f32)
         self.f_b = ti.field(ti.f32)
@@ -183,6 +248,13 @@ class LBMSolver:
         self._builder.dense(ti.axes(0, 1, 2, 3, 4), (self.batch, 7, *self.shape)).place(self.f_b)
         self._builder.dense(ti.ijkl, (self.batch, *self.shape)).place(self.mask)
         self._builder.dense(ti.ij, (self.batch, self.shape[0])).place(self.fluxes)
+        if self.uses_faces:
+            self.faces = ti.field(ti.u8)
+            self.table = ti.field(ti.f32)
+            self._builder.dense(ti.axes(0, 1, 2, 3, 4), (self.batch, 3, *self.shape)).place(
+                self.faces
+            )
+            self._builder.dense(ti.i, FACE_SAMPLES**2 + 1).place(self.table)
         self._tree = self._builder.finalize()
         self._current_is_a = True
 
@@ -195,12 +267,31 @@ class LBMSolver:
         """The field holding the latest post-collision populations."""
         return self.f_a if self._current_is_a else self.f_b
 
-    def load(self, mask: np.ndarray) -> None:
-        """Upload the wall mask (B, Nx, Ny, Nz) uint8 (see :func:`build_mask`) and reset the
-        populations to equilibrium at the linear profile."""
+    def load(self, mask: np.ndarray, faces: np.ndarray | None = None) -> None:
+        """Upload the mask (B, Nx, Ny, Nz) uint8 (:func:`build_mask`; with ``faces``, uint8
+        codes (B, 3, Nx, Ny, Nz) as from :func:`face_open_fractions`, the mask is rebuilt from
+        them) and reset the populations to equilibrium at the linear profile."""
         if mask.shape != (self.batch, *self.shape):
             raise ValueError(f"mask shape {mask.shape} != {(self.batch, *self.shape)}")
+        if (faces is not None) != self.uses_faces:
+            raise ValueError("face codes must be given exactly when the solver uses faces")
         self.mask.from_numpy(np.ascontiguousarray(mask, dtype=np.uint8))
+        if faces is not None:
+            self.faces.from_numpy(np.ascontiguousarray(faces, dtype=np.uint8))
+            kern.face_mask(self.faces, self.mask)
+        kern.init_linear_profile(self.f_a, self.mask, C_IN, C_OUT)
+        self._current_is_a = True
+
+    def load_level_set(self, level_set: np.ndarray, lateral: str = "periodic") -> None:
+        """Open-fraction walls from a level set (B, Nx, Ny, Nz) float32, pore where < 0:
+        face codes (:func:`face_open_fractions`) and frozen-node mask computed on the device,
+        populations reset to the linear profile. Needs ``faces=True``."""
+        if not self.uses_faces:
+            raise ValueError("this solver was created without faces=True")
+        if level_set.shape != (self.batch, *self.shape) or self.shape[0] < 4:
+            raise ValueError(f"level set shape {level_set.shape} != {(self.batch, *self.shape)}")
+        self.faces.from_numpy(_face_codes(level_set, lateral))
+        kern.face_mask(self.faces, self.mask)
         kern.init_linear_profile(self.f_a, self.mask, C_IN, C_OUT)
         self._current_is_a = True
 
@@ -208,13 +299,34 @@ class LBMSolver:
         """Advance ``n`` fused stream–collide steps."""
         for _ in range(n):
             src, dst = (self.f_a, self.f_b) if self._current_is_a else (self.f_b, self.f_a)
-            kern.stream_collide(src, dst, self.mask, omega_plus, omega_minus, C_IN, C_OUT)
+            if self.uses_faces:
+                kern.stream_collide_faces(
+                    src,
+                    dst,
+                    self.mask,
+                    self.faces,
+                    self.table,
+                    omega_plus,
+                    omega_minus,
+                    C_IN,
+                    C_OUT,
+                    self.per_node,
+                )
+            else:
+                kern.stream_collide(
+                    src, dst, self.mask, omega_plus, omega_minus, C_IN, C_OUT, self.per_node
+                )
             self._current_is_a = not self._current_is_a
 
     def plane_fluxes(self) -> np.ndarray:
         """float64 (B, Nx): entry k is the net population per step through the plane between
         layers k − 1 and k (entry 0 is unused)."""
-        kern.plane_fluxes(self.populations, self.mask, self.fluxes, C_IN, C_OUT)
+        if self.uses_faces:
+            kern.plane_fluxes_faces(
+                self.populations, self.faces, self.table, self.fluxes, C_IN, C_OUT
+            )
+        else:
+            kern.plane_fluxes(self.populations, self.mask, self.fluxes, C_IN, C_OUT)
         return self.fluxes.to_numpy()
 
     def concentration(self) -> np.ndarray:
@@ -233,65 +345,84 @@ class LBMSolver:
     ) -> LBMRun:
         """Run to steady state (both criteria met for every batch member) or ``max_steps``."""
         omega_plus, omega_minus = relaxation_rates(tau_minus)
+        if self.uses_faces:
+            self.table.from_numpy(transmission_table(tau_minus))
         diffusivity = (tau_minus - 0.5) / 4.0  # D = c_s² (τ⁻ − ½)
         nx, ny, nz = self.shape
-        area = ny * nz
         planes = slice(1, nx)  # the N − 1 planes between consecutive layers
         t0 = time.perf_counter()
-        steps = np.zeros(self.batch, dtype=np.int64)
-        done = np.zeros(self.batch, dtype=bool)
-        prev = np.full(self.batch, np.nan)
-        change = np.full(self.batch, np.inf)
-        spread = np.full(self.batch, np.inf)
-        mean = np.zeros(self.batch)
+        state = _Convergence(self.batch)
         total = 0
-        while total < max_steps and not done.all():
+        while total < max_steps and not state.done.all():
             n = min(check_every, max_steps - total)
             self.step(n, omega_plus, omega_minus)
             total += n
-            q = self.plane_fluxes()[:, planes]
-            mean_now = q.mean(axis=1)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                change_now = np.abs(mean_now - prev) / np.abs(mean_now)
-                spread_now = (q.max(axis=1) - q.min(axis=1)) / np.abs(mean_now)
-            active = ~done
-            mean[active], change[active], spread[active] = (
-                mean_now[active],
-                change_now[active],
-                spread_now[active],
+            state.update(
+                self.plane_fluxes()[:, planes], total, flux_change_tol, flux_uniformity_tol
             )
-            steps[active] = total
-            done |= (change_now < flux_change_tol) & (spread_now < flux_uniformity_tol)
-            prev = mean_now
         seconds = time.perf_counter() - t0
-        flux = mean / area
+        flux = state.mean / (ny * nz)
         eta = flux * (nx - 1) / ((C_IN - C_OUT) * diffusivity)  # eq. 6, J along +x
         return LBMRun(
             eta=eta,
             flux=flux,
-            steps=steps,
-            converged=done.copy(),
-            flux_change=change,
-            flux_nonuniformity=spread,
+            steps=state.steps,
+            converged=state.done.copy(),
+            flux_change=state.change,
+            flux_nonuniformity=state.spread,
             seconds=seconds,
         )
+
+
+class _Convergence:
+    """Per-batch-member convergence bookkeeping of :meth:`LBMSolver.solve` (arrays (B,))."""
+
+    def __init__(self, batch: int):
+        self.steps = np.zeros(batch, dtype=np.int64)
+        self.done = np.zeros(batch, dtype=bool)
+        self.prev = np.full(batch, np.nan)
+        self.change = np.full(batch, np.inf)
+        self.spread = np.full(batch, np.inf)
+        self.mean = np.zeros(batch)
+
+    def update(self, q: np.ndarray, total: int, change_tol: float, spread_tol: float) -> None:
+        """Record the plane fluxes q (B, Nx − 1) after ``total`` steps; freeze finished runs."""
+        mean_now = q.mean(axis=1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            change_now = np.abs(mean_now - self.prev) / np.abs(mean_now)
+            spread_now = (q.max(axis=1) - q.min(axis=1)) / np.abs(mean_now)
+        active = ~self.done
+        self.mean[active] = mean_now[active]
+        self.change[active] = change_now[active]
+        self.spread[active] = spread_now[active]
+        self.steps[active] = total
+        self.done |= (change_now < change_tol) & (spread_now < spread_tol)
+        self.prev = mean_now
 
 
 _SOLVERS: dict[tuple, LBMSolver] = {}
 
 
-def _solver(batch: int, shape: tuple[int, int, int]) -> LBMSolver:
-    """A cached solver for this batch shape (fields are reused across calls; one at a time)."""
-    key = (batch, shape)
+def _solver(batch: int, shape: tuple[int, int, int], faces: bool) -> LBMSolver:
+    """A cached solver for this batch shape and wall model (fields reused; one at a time)."""
+    key = (batch, shape, faces)
     if key not in _SOLVERS:
         for old in list(_SOLVERS):
             _SOLVERS.pop(old).close()
-        _SOLVERS[key] = LBMSolver(batch, shape)
+        _SOLVERS[key] = LBMSolver(batch, shape, faces=faces)
     return _SOLVERS[key]
 
 
+def _as_batch(array: np.ndarray | None) -> np.ndarray | None:
+    """(Nx, Ny, Nz) → (1, Nx, Ny, Nz); batches and None pass through."""
+    if array is None:
+        return None
+    array = np.asarray(array)
+    return array[None] if array.ndim == 3 else array
+
+
 def lbm_diffusivity(
-    solid: np.ndarray,
+    solid: np.ndarray | None,
     lateral: str = "periodic",
     arch: str = "cpu",
     tau_minus: float | str = "auto",
@@ -299,30 +430,38 @@ def lbm_diffusivity(
     flux_uniformity_tol: float = 1e-4,
     max_steps_per_voxel: int = 200,
     check_every: int | None = None,
+    level_set: np.ndarray | None = None,
 ) -> LBMRun:
     """η along the first axis of each structure in a batch.
 
     Args:
         solid: uint8/bool (B, Nx, Ny, Nz) or (Nx, Ny, Nz), nonzero = solid; transport along
-            axis 1 of the batch (the first spatial axis).
+            axis 1 of the batch (the first spatial axis). Ignored (may be None) when
+            ``level_set`` is given.
         lateral: 'periodic' (default) or 'zero_flux'.
         arch: 'cpu' or 'cuda' (initialises taichi if needed).
         tau_minus: odd relaxation time τ⁻; 'auto' = max(1, Nx/2).
         flux_change_tol, flux_uniformity_tol: convergence criteria (relative).
         max_steps_per_voxel: give up after this many steps per voxel of Nx.
         check_every: steps between convergence checks; default max(8, Nx // 8).
+        level_set: float (B, Nx, Ny, Nz) or (Nx, Ny, Nz), pore where < 0: sub-voxel walls
+            by open-fraction partial bounce-back (:func:`face_open_fractions`).
 
     Returns:
         :class:`LBMRun` with arrays of shape (B,).
     """
-    solid = np.asarray(solid)
-    if solid.ndim == 3:
-        solid = solid[None]
+    level_set = _as_batch(level_set)
+    if lateral not in ("periodic", "zero_flux"):
+        raise ValueError(f"lateral must be 'periodic' or 'zero_flux', got {lateral!r}")
+    shape = (level_set if level_set is not None else _as_batch(solid)).shape
     init_backend(arch)
-    nx = solid.shape[1]
-    tau = max(1.0, nx / 2.0) if tau_minus == "auto" else float(tau_minus)
-    solver = _solver(solid.shape[0], tuple(solid.shape[1:]))
-    solver.load(build_mask(solid, lateral))
+    tau = max(1.0, shape[1] / 2.0) if tau_minus == "auto" else float(tau_minus)
+    solver = _solver(shape[0], tuple(shape[1:]), level_set is not None)
+    if level_set is not None:
+        solver.load_level_set(level_set, lateral)
+    else:
+        solver.load(build_mask(_as_batch(solid), lateral))
+    nx = shape[1]
     run = solver.solve(
         tau,
         flux_change_tol=flux_change_tol,
@@ -330,5 +469,5 @@ def lbm_diffusivity(
         max_steps=max_steps_per_voxel * nx,
         check_every=check_every or max(8, nx // 8),
     )
-    log.debug("LBM batch %s: steps %s, eta %s", solid.shape, run.steps, run.eta)
+    log.debug("LBM batch %s: steps %s, eta %s", shape, run.steps, run.eta)
     return run

@@ -34,13 +34,14 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from spinodoid import AXES
-from spinodoid.diffusivity import SUBVOXEL_FACTOR, effective_diffusivity
+from spinodoid.diffusivity import effective_diffusivity
 from spinodoid.io import atomic_path
 from spinodoid.structure import level_set as grf_level_set
 
 __all__ = [
     "PAPER_RESULTS",
     "LBM_BYTES_PER_CELL",
+    "LBM_SUBVOXEL_BYTES_PER_CELL",
     "LBM_HOST_BYTES_PER_CELL",
     "FV_BYTES_PER_CELL",
     "HOST_BYTES_PER_CELL",
@@ -70,6 +71,8 @@ log = logging.getLogger(__name__)
 #: LBM fields per solved cell: 2 buffers x 7 populations x float32 + uint8 wall mask
 #: (spinodoid.lbm.LBMSolver); on the device with arch='cuda', on the host with 'cpu'.
 LBM_BYTES_PER_CELL = 2 * 7 * 4 + 1
+#: With the sub-voxel interface the LBM also keeps 3 bytes of face open fractions per node.
+LBM_SUBVOXEL_BYTES_PER_CELL = LBM_BYTES_PER_CELL + 3
 #: Host arrays of the LBM driver per solved cell besides its fields (transport-axis copy,
 #: wall mask construction): measured 85 B/cell in total at 64³ (voxel, cpu) minus the 57 above.
 LBM_HOST_BYTES_PER_CELL = 28
@@ -120,6 +123,7 @@ class SolverSettings:
     flux_change_tol: float = 1e-5
     flux_uniformity_tol: float = 1e-4
     max_steps_per_voxel: int = 200
+    subvoxel_refine: int = 1
 
     @classmethod
     def from_config(cls, simulate: Mapping[str, object]) -> SolverSettings:
@@ -179,16 +183,16 @@ def upscaled_theta(theta: Sequence[float], factor: float) -> np.ndarray:
 def plan_memory(size: int, settings: SolverSettings) -> MemoryPlan:
     """Planned peak memory of generating one structure of side ``size`` and solving it.
 
-    The LBM with the sub-voxel interface runs on the level set refined
-    :data:`spinodoid.diffusivity.SUBVOXEL_FACTOR` times, i.e. on ``(size·factor)³`` cells.
+    The LBM with the sub-voxel interface runs on the level set refined ``subvoxel_refine``
+    times (1 by default), i.e. on ``(size·subvoxel_refine)³`` cells.
     """
     cells = int(size) ** 3
     host = cells * HOST_BYTES_PER_CELL
     if settings.solver == "fv":
         return MemoryPlan(int(size), 0, host + cells * FV_BYTES_PER_CELL)
-    refine = SUBVOXEL_FACTOR if settings.interface == "subvoxel" else 1
-    solved = (int(size) * refine) ** 3
-    lbm = solved * LBM_BYTES_PER_CELL
+    subvoxel = settings.interface == "subvoxel"
+    solved = (int(size) * (settings.subvoxel_refine if subvoxel else 1)) ** 3
+    lbm = solved * (LBM_SUBVOXEL_BYTES_PER_CELL if subvoxel else LBM_BYTES_PER_CELL)
     host += solved * LBM_HOST_BYTES_PER_CELL + (lbm if settings.arch == "cpu" else 0)
     return MemoryPlan(size=int(size), device_bytes=lbm, host_bytes=host)
 
@@ -223,6 +227,7 @@ def make_solver(settings: SolverSettings) -> EtaSolver:
             flux_change_tol=settings.flux_change_tol,
             flux_uniformity_tol=settings.flux_uniformity_tol,
             max_steps_per_voxel=settings.max_steps_per_voxel,
+            subvoxel_refine=settings.subvoxel_refine,
         )
         return float(result.eta)
 

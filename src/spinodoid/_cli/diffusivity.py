@@ -5,7 +5,11 @@ from __future__ import annotations
 import argparse
 import json
 
-from spinodoid.diffusivity import effective_diffusivity
+from spinodoid.diffusivity import (
+    SUBVOXEL_FACTOR,
+    effective_diffusivity,
+    effective_diffusivity_xyz,
+)
 from spinodoid.io import load_structure
 
 __all__ = ["register", "run"]
@@ -17,7 +21,8 @@ examples:
 
 FILE is what `spinodoid generate` writes (.h5 with theta and seed, or .npy uint8 voxels,
 1 = solid), or a float .npy read as a level set (pore where < 0). --interface subvoxel needs
-a level set: a float .npy, or an .h5 from which it is regenerated.
+a level set: a float .npy, or an .h5 from which it is regenerated; its walls are the open
+fractions of the voxel faces (docs/lbm.md).
 """
 
 
@@ -35,6 +40,12 @@ def register(subparsers) -> None:
     parser.add_argument("--interface", choices=("voxel", "subvoxel"), default="voxel")
     parser.add_argument("--lateral", choices=("periodic", "zero_flux"), default="periodic")
     parser.add_argument("--arch", choices=("cpu", "cuda"), default="cpu", help="LBM backend")
+    parser.add_argument(
+        "--subvoxel-refine",
+        type=int,
+        default=SUBVOXEL_FACTOR,
+        help="with --interface subvoxel: solve on the level set refined this many times",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.set_defaults(func=run)
 
@@ -42,18 +53,20 @@ def register(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     loaded = load_structure(args.file)
     level_set = loaded.level_set if args.interface == "subvoxel" else None
-    results = {
-        axis: effective_diffusivity(
-            loaded.voxels,
-            "xyz".index(axis),
-            solver=args.solver,
-            interface=args.interface,
-            level_set=level_set,
-            arch=args.arch,
-            lateral=args.lateral,
-        )
-        for axis in args.axes
-    }
+    options = dict(
+        solver=args.solver,
+        interface=args.interface,
+        level_set=level_set,
+        arch=args.arch,
+        lateral=args.lateral,
+        subvoxel_refine=args.subvoxel_refine,
+    )
+    axes = tuple("xyz".index(axis) for axis in args.axes)
+    if len(set(loaded.voxels.shape)) == 1:  # cubic: one batched solve for all axes
+        solved = effective_diffusivity_xyz(loaded.voxels, axes, **options)
+    else:
+        solved = [effective_diffusivity(loaded.voxels, axis, **options) for axis in axes]
+    results = dict(zip(args.axes, solved, strict=True))
     if args.json:
         keys = ("eta", "iterations", "seconds", "flux_change", "flux_nonuniformity")
         out = {key: {a: getattr(r, key) for a, r in results.items()} for key in keys}
