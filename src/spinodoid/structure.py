@@ -43,6 +43,7 @@ _GOLDEN = 0x9E3779B97F4A7C15
 _MIX1 = 0xBF58476D1CE4E5B9
 _MIX2 = 0x94D049BB133111EB
 _MASK64 = (1 << 64) - 1
+_PI = np.pi
 _TWO_PI = 2.0 * np.pi
 _INV_2_32 = 1.0 / 4294967296.0
 
@@ -106,9 +107,20 @@ def white_noise(seed: int, size: int) -> np.ndarray:
     angle += 0.5
     angle *= _TWO_PI * _INV_2_32
     noise = np.empty((pairs, 2), dtype=np.float32)
-    noise[:, 0] = radius * np.cos(angle)
-    noise[:, 1] = radius * np.sin(angle)
+    cosine = np.cos(angle)
+    noise[:, 0] = radius * cosine
+    noise[:, 1] = radius * _sine_from_cosine(cosine, angle)
     return noise.reshape(-1)[:n].reshape(size, size, size)
+
+
+def _sine_from_cosine(cosine, angle):
+    """sin φ for φ in (0, 2π) as ±√(1 − cos²φ): one correctly rounded sqrt instead of a sin.
+
+    Works on numpy arrays and torch tensors alike.
+    """
+    sine = 1.0 - cosine * cosine
+    sine = sine.clip(min=0.0) ** 0.5
+    return sine * (1.0 - 2.0 * (angle > _PI))
 
 
 def _wavenumbers(size: int) -> tuple[np.ndarray, np.ndarray]:
@@ -118,30 +130,41 @@ def _wavenumbers(size: int) -> tuple[np.ndarray, np.ndarray]:
     return full, half
 
 
+def _amplitude(a: Sequence[float], size: int) -> np.ndarray:
+    """γ(q)^½ = 1 / (1 + s⁴) with s = Σ (a_i q_i)² on the rfft grid, float64."""
+    full, half = _wavenumbers(size)
+    s = (a[0] * full[:, None, None]) ** 2 + (a[1] * full[None, :, None]) ** 2
+    s = s + (a[2] * half[None, None, :]) ** 2
+    s *= s
+    s *= s
+    s += 1.0
+    return np.reciprocal(s, out=s)
+
+
 def spectral_density(a: Sequence[float], size: int) -> np.ndarray:
     """γ(q) of eq. 3 on the rfft grid, float64, shape ``(size, size, size // 2 + 1)``.
 
     ``a = (a_x, a_y, a_z)`` in units of the domain length; q in cycles per domain length.
     """
-    full, half = _wavenumbers(size)
-    s = (
-        (a[0] * full[:, None, None]) ** 2
-        + (a[1] * full[None, :, None]) ** 2
-        + (a[2] * half[None, None, :]) ** 2
-    )
-    return (1.0 + s**4) ** -2
+    return _amplitude(a, size) ** 2
+
+
+def _rfft_plane_weights(size: int) -> np.ndarray:
+    """Multiplicity of each rfft plane in the full spectrum: interior planes count twice."""
+    weight = np.full(size // 2 + 1, 2.0)
+    weight[0] = 1.0
+    if size % 2 == 0:
+        weight[-1] = 1.0
+    return weight
 
 
 def _filter_and_scale(a: Sequence[float], size: int) -> tuple[np.ndarray, float]:
     """Amplitude filter γ^½ (float32, rfft grid) and the factor giving Ψ unit variance."""
-    gamma = spectral_density(a, size)
-    # Var Ψ = Σ_q γ(q) / N³ over the full grid; the rfft grid counts interior planes twice.
-    weight = np.full(gamma.shape[-1], 2.0)
-    weight[0] = 1.0
-    if size % 2 == 0:
-        weight[-1] = 1.0
-    variance = float((gamma.sum(axis=(0, 1)) * weight).sum()) / size**3
-    return np.sqrt(gamma).astype(np.float32), 1.0 / np.sqrt(variance)
+    amplitude = _amplitude(a, size)
+    # Var Ψ = Σ_q γ(q) / N³ over the full grid.
+    power = np.einsum("ijk,ijk->k", amplitude, amplitude)
+    variance = float(power @ _rfft_plane_weights(size)) / size**3
+    return amplitude.astype(np.float32), 1.0 / np.sqrt(variance)
 
 
 def gaussian_random_field(a: Sequence[float], seed: int, size: int) -> np.ndarray:
@@ -233,7 +256,8 @@ def white_noise_torch(seeds, size: int, device):
     radius = torch.sqrt(-2.0 * torch.log((_srl(bits, 32).to(torch.float64) + 0.5) * _INV_2_32))
     angle = ((bits & 0xFFFFFFFF).to(torch.float64) + 0.5) * (_TWO_PI * _INV_2_32)
     del bits
-    noise = torch.stack([radius * torch.cos(angle), radius * torch.sin(angle)], dim=-1)
+    cosine = torch.cos(angle)
+    noise = torch.stack([radius * cosine, radius * _sine_from_cosine(cosine, angle)], dim=-1)
     return noise.to(torch.float32).reshape(len(keys), -1)[:, :n].reshape(-1, size, size, size)
 
 
@@ -248,13 +272,10 @@ def _filters_torch(a, size: int, device):
         + (a[:, 1, None, None, None] * full[None, :, None]) ** 2
         + (a[:, 2, None, None, None] * half[None, None, :]) ** 2
     )
-    gamma = (1.0 + s**4) ** -2
-    weight = torch.full((half.numel(),), 2.0, dtype=torch.float64, device=device)
-    weight[0] = 1.0
-    if size % 2 == 0:
-        weight[-1] = 1.0
-    variance = (gamma.sum(dim=(1, 2)) * weight).sum(dim=-1) / size**3
-    return torch.sqrt(gamma).to(torch.float32), (1.0 / torch.sqrt(variance)).to(torch.float32)
+    amplitude = 1.0 / (1.0 + (s * s) * (s * s))
+    weight = torch.from_numpy(_rfft_plane_weights(size)).to(device)
+    variance = ((amplitude * amplitude).sum(dim=(1, 2)) * weight).sum(dim=-1) / size**3
+    return amplitude.to(torch.float32), (1.0 / torch.sqrt(variance)).to(torch.float32)
 
 
 def level_set_torch(thetas, seeds, size: int, device, chunk: int = 16):
