@@ -203,6 +203,13 @@ def _rng_state(generators: Mapping[str, torch.Generator]) -> dict[str, Any]:
     return state
 
 
+def _seed_global_rngs(seed: int) -> None:
+    """Seed the global torch, numpy and python RNGs, so a run's saved RNG state is reproducible."""
+    torch.manual_seed(seed)
+    np.random.seed(seed % 2**32)  # noqa: NPY002
+    random.seed(seed)
+
+
 def _restore_rng_state(state: Mapping[str, Any], generators: Mapping[str, torch.Generator]) -> None:
     """Inverse of :func:`_rng_state`."""
     torch.set_rng_state(state["torch"])
@@ -441,6 +448,7 @@ def train(
     fingerprint = _fingerprint(cfg, device, input_size, len(train_set), len(val_set))
     checkpoint, n_epochs = out / "checkpoint.pt", total_epochs(cfg.schedule)
     with _determinism(cfg.deterministic, device):
+        _seed_global_rngs(cfg.seed)
         run = _Run(cfg, input_size, 2 * input_size, device)
         if checkpoint.exists():
             run.restore(checkpoint, fingerprint)
