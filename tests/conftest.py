@@ -1,6 +1,18 @@
-"""Shared pytest configuration: tests marked ``cuda`` skip with a reason when no GPU is present."""
+"""Shared pytest configuration.
+
+- The tools of the running interpreter's environment (snakemake, snakefmt, spinodoid) come first
+  on PATH, so the tests work when the virtual environment is not activated
+  (``.venv/bin/python -m pytest``).
+- Tests marked ``cuda`` skip with a reason when no GPU is present.
+"""
+
+import os
+import sys
+from pathlib import Path
 
 import pytest
+
+os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]])
 
 
 def _cuda_available() -> bool:

@@ -1,7 +1,6 @@
 """Tests of the Snakemake workflow: config schema, dry runs, linting and formatting."""
 
 import copy
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -79,7 +78,6 @@ def test_lint_is_clean():
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-@pytest.mark.skipif(shutil.which("snakefmt") is None, reason="snakefmt is not installed")
 def test_snakemake_files_are_formatted():
     files = ["Snakefile", *map(str, sorted((ROOT / "workflow" / "rules").glob("*.smk")))]
     result = subprocess.run(
