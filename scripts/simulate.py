@@ -1,4 +1,9 @@
-"""Rule `simulate`: η in x, y, z for every structure of one shard, one batched solve each."""
+"""Rule `simulate`: η in x, y, z for every structure of one shard, one batched solve each.
+
+A structure whose solve fails (not converged, disconnected) is flagged (converged False, η NaN)
+and logged rather than ending the job, so the rest of the shard is kept and `assemble` refuses
+it by name.
+"""
 
 import logging
 
@@ -6,7 +11,7 @@ import h5py
 import numpy as np
 from tqdm import tqdm
 
-from spinodoid.diffusivity import effective_diffusivity_xyz
+from spinodoid.diffusivity import DiffusivityError, effective_diffusivity_xyz
 from spinodoid.io import atomic_path
 from spinodoid.sampling import read_shard_h5
 from spinodoid.structure import level_set
@@ -21,7 +26,12 @@ for k in tqdm(range(len(shard.seed)), desc="simulate", mininterval=10):
     psi = None
     if params["interface"] == "subvoxel":  # regenerate Ψ − T; the dispatcher checks it
         psi = level_set(shard.theta[k], int(shard.seed[k]), shard.size)
-    results = effective_diffusivity_xyz(shard.structures[k], level_set=psi, **params)
+    try:
+        results = effective_diffusivity_xyz(shard.structures[k], level_set=psi, **params)
+    except DiffusivityError as error:
+        log.error("structure %d/%d flagged: %s", k + 1, len(shard.seed), error)
+        out["eta"][k] = np.nan
+        continue
     for name in fields:
         out[name][k] = [getattr(r, name) for r in results]
     log.info("structure %d/%d: eta %s", k + 1, len(shard.seed), np.round(out["eta"][k], 5))

@@ -124,3 +124,42 @@ def test_simulate_script_writes_eta_file(tmp_path):
         assert h5.attrs["solver"] == "lbm"
     reference = effective_diffusivity(shard.structures[1], 2).eta
     assert eta[1, 2] == pytest.approx(reference, rel=1e-4)  # batched vs single: same to tol
+
+
+def test_simulate_script_flags_an_unconverged_structure_and_keeps_the_rest(tmp_path, caplog):
+    """A run that cannot converge (max_steps_per_voxel too small) is flagged, not fatal, and
+    `assemble` then refuses the shard naming the structure."""
+    from spinodoid.data import assemble_dataset
+
+    shard = sample_shard(0, 2, 24, 11)
+    write_shard_h5(shard, tmp_path / "shard_00000.h5")
+    params = {
+        "solver": "lbm",
+        "interface": "voxel",
+        "arch": "cpu",
+        "flux_change_tol": 1e-5,
+        "flux_uniformity_tol": 1e-4,
+        "max_steps_per_voxel": 1,
+    }
+    snakemake = types.SimpleNamespace(
+        input=types.SimpleNamespace(shard=str(tmp_path / "shard_00000.h5")),
+        output=types.SimpleNamespace(eta=str(tmp_path / "shard_00000.eta.h5")),
+        log=[str(tmp_path / "simulate.log")],
+        params=types.SimpleNamespace(simulate=params),
+    )
+    runpy.run_path("scripts/simulate.py", init_globals={"snakemake": snakemake})
+    with h5py.File(tmp_path / "shard_00000.eta.h5") as h5:
+        assert np.isnan(h5["eta"][...]).all() and not h5["converged"][...].any()
+    assert "flagged" in caplog.text
+    with pytest.raises(ValueError, match="shard_00000"):
+        assemble_dataset(
+            [tmp_path / "shard_00000.h5"],
+            [tmp_path / "shard_00000.eta.h5"],
+            tmp_path / "dataset.zarr",
+            1,
+            1,
+            0,
+            0,
+            {},
+        )
+    assert not (tmp_path / "dataset.zarr").exists()
