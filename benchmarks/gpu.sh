@@ -14,7 +14,7 @@ export PYTHONPATH="$PWD/src${PYTHONPATH:+:$PYTHONPATH}"
 out="${OUT:-/tmp}"
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
 step() { echo; echo "=== $*"; timeout 150 "$@" 2>&1 | tee -a "$out/gpu.log"; }
-step python3 -m pytest -q -m cuda tests -p no:cacheprovider
+step python3 -m pytest -q -m cuda -p no:cacheprovider tests/test_structure.py tests/test_lbm.py tests/test_data.py tests/test_model.py tests/test_train.py tests/test_abc.py
 step python3 benchmarks/lbm.py --arch cuda
 step python3 benchmarks/structures.py --device cuda --batch 32 --repeats 3
 step python3 benchmarks/abc.py --device cuda --batches 64 256 --evaluations 512
