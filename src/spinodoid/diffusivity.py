@@ -25,7 +25,7 @@ from scipy import ndimage
 from spinodoid.structure import refine_level_set
 
 __all__ = [
-    "SUBVOXEL_FACTOR",
+    "DEFAULT_SUBVOXEL_REFINE",
     "DiffusivityError",
     "DisconnectedStructureError",
     "NotConvergedError",
@@ -40,7 +40,7 @@ log = logging.getLogger(__name__)
 
 # Default refinement of the level set for interface='subvoxel' (the ``subvoxel_refine``
 # default): 1 = open-fraction faces on the structure's own grid (docs/lbm.md, refinement study)
-SUBVOXEL_FACTOR = 1
+DEFAULT_SUBVOXEL_REFINE = 1
 
 
 class DiffusivityError(RuntimeError):
@@ -239,7 +239,7 @@ def effective_diffusivity_xyz(
     flux_uniformity_tol: float = 1e-4,
     max_steps_per_voxel: int = 200,
     lateral: str = "periodic",
-    subvoxel_refine: int = SUBVOXEL_FACTOR,
+    subvoxel_refine: int = DEFAULT_SUBVOXEL_REFINE,
 ) -> list[DiffusivityResult]:
     """η along several axes of one cubic structure; the LBM solves them as one batch.
 
@@ -288,7 +288,7 @@ def effective_diffusivity(
     flux_uniformity_tol: float = 1e-4,
     max_steps_per_voxel: int = 200,
     lateral: str = "periodic",
-    subvoxel_refine: int = SUBVOXEL_FACTOR,
+    subvoxel_refine: int = DEFAULT_SUBVOXEL_REFINE,
 ) -> DiffusivityResult:
     """η = D_eff/D of the pore space along ``axis`` (eq. 6–7).
 

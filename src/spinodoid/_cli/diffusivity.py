@@ -6,7 +6,7 @@ import argparse
 import json
 
 from spinodoid.diffusivity import (
-    SUBVOXEL_FACTOR,
+    DEFAULT_SUBVOXEL_REFINE,
     effective_diffusivity,
     effective_diffusivity_xyz,
 )
@@ -43,7 +43,7 @@ def register(subparsers) -> None:
     parser.add_argument(
         "--subvoxel-refine",
         type=int,
-        default=SUBVOXEL_FACTOR,
+        default=DEFAULT_SUBVOXEL_REFINE,
         help="with --interface subvoxel: solve on the level set refined this many times",
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
