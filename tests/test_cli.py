@@ -1,5 +1,6 @@
 """Tests of the `spinodoid` command line (subcommands owned by this module: generate)."""
 
+import json
 import subprocess
 import sys
 
@@ -66,3 +67,48 @@ def test_help_of_the_installed_entry_point_lists_the_commands():
         check=True,
     )
     assert "generate" in result.stdout and "theta" in result.stdout
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "spinodoid.cli", *args], capture_output=True, text=True
+    )
+
+
+def test_diffusivity_json_is_the_only_thing_on_stdout(tmp_path):
+    """SPEC §7: one JSON object on stdout; the sub-voxel walls are the default for an .h5."""
+    path = tmp_path / "s.h5"
+    assert (
+        main(
+            [
+                "generate",
+                "--theta",
+                "0.2",
+                "0.25",
+                "0.3",
+                "0.6",
+                "--seed",
+                "1",
+                "--size",
+                "24",
+                "-o",
+                str(path),
+            ]
+        )
+        == 0
+    )
+    result = run_cli("diffusivity", str(path), "--json")
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout)
+    assert set(out["eta"]) == {"x", "y", "z"} and set(out["iterations"]) == {"x", "y", "z"}
+    assert all(0 < eta < 0.6 for eta in out["eta"].values())
+    assert out["interface"] == "subvoxel"
+
+
+def test_diffusivity_of_bare_voxels_uses_the_staircase_and_refuses_all_solid(tmp_path):
+    np.save(tmp_path / "v.npy", generate_structure((0.2, 0.25, 0.3, 0.6), 1, 24))
+    result = run_cli("diffusivity", str(tmp_path / "v.npy"), "--axes", "x", "--json")
+    assert json.loads(result.stdout)["interface"] == "voxel"
+    np.save(tmp_path / "solid.npy", np.ones((8, 8, 8), np.uint8))
+    result = run_cli("diffusivity", str(tmp_path / "solid.npy"))
+    assert result.returncode == 2 and "error" in result.stderr and not result.stdout

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import sys
 
 from spinodoid.diffusivity import (
     DEFAULT_SUBVOXEL_REFINE,
@@ -37,7 +39,12 @@ def register(subparsers) -> None:
     parser.add_argument("file", help="structure file (.h5 or .npy)")
     parser.add_argument("--axes", nargs="+", choices=("x", "y", "z"), default=["x", "y", "z"])
     parser.add_argument("--solver", choices=("lbm", "fv"), default="lbm")
-    parser.add_argument("--interface", choices=("voxel", "subvoxel"), default="voxel")
+    parser.add_argument(
+        "--interface",
+        choices=("voxel", "subvoxel"),
+        default=None,
+        help="wall model; default: subvoxel when FILE carries a level set, else voxel",
+    )
     parser.add_argument("--lateral", choices=("periodic", "zero_flux"), default="periodic")
     parser.add_argument("--arch", choices=("cpu", "cuda"), default="cpu", help="LBM backend")
     parser.add_argument(
@@ -52,6 +59,8 @@ def register(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     loaded = load_structure(args.file)
+    if args.interface is None:
+        args.interface = "voxel" if loaded.level_set is None else "subvoxel"
     level_set = loaded.level_set if args.interface == "subvoxel" else None
     options = dict(
         solver=args.solver,
@@ -62,10 +71,11 @@ def run(args: argparse.Namespace) -> int:
         subvoxel_refine=args.subvoxel_refine,
     )
     axes = tuple("xyz".index(axis) for axis in args.axes)
-    if len(set(loaded.voxels.shape)) == 1:  # cubic: one batched solve for all axes
-        solved = effective_diffusivity_xyz(loaded.voxels, axes, **options)
-    else:
-        solved = [effective_diffusivity(loaded.voxels, axis, **options) for axis in axes]
+    with contextlib.redirect_stdout(sys.stderr):  # taichi prints banners; stdout is the result
+        if len(set(loaded.voxels.shape)) == 1:  # cubic: one batched solve for all axes
+            solved = effective_diffusivity_xyz(loaded.voxels, axes, **options)
+        else:
+            solved = [effective_diffusivity(loaded.voxels, axis, **options) for axis in axes]
     results = dict(zip(args.axes, solved, strict=True))
     if args.json:
         keys = ("eta", "iterations", "seconds", "flux_change", "flux_nonuniformity")
