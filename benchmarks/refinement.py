@@ -136,6 +136,8 @@ def extrapolate(rows: pd.DataFrame) -> pd.DataFrame:
     and the relative errors of the base-grid η against the sub-voxel extrapolation."""
     out = []
     for key, group in rows.groupby(["case", "seed", "size", "axis"]):
+        if group.factor.nunique() < 2:  # nothing to extrapolate from a single grid
+            continue
         rec = dict(zip(["case", "seed", "size", "axis"], key, strict=True))
         for interface in ("voxel", "subvoxel"):
             g = group[group.interface == interface].sort_values("factor")
