@@ -100,7 +100,8 @@ def test_refined_transport_first_keeps_the_coarse_domain():
         effective_diffusivity(structure, 0, interface="subvoxel", level_set=psi, subvoxel_refine=0)
 
 
-def test_simulate_script_writes_eta_file(tmp_path):
+def run_simulate_script(tmp_path, max_steps_per_voxel: int = 200):
+    """Run scripts/simulate.py on a fresh two-structure shard at N = 24; return the shard."""
     shard = sample_shard(0, 2, 24, 11)
     write_shard_h5(shard, tmp_path / "shard_00000.h5")
     params = {
@@ -109,7 +110,7 @@ def test_simulate_script_writes_eta_file(tmp_path):
         "arch": "cpu",
         "flux_change_tol": 1e-5,
         "flux_uniformity_tol": 1e-4,
-        "max_steps_per_voxel": 200,
+        "max_steps_per_voxel": max_steps_per_voxel,
     }
     snakemake = types.SimpleNamespace(
         input=types.SimpleNamespace(shard=str(tmp_path / "shard_00000.h5")),
@@ -118,6 +119,11 @@ def test_simulate_script_writes_eta_file(tmp_path):
         params=types.SimpleNamespace(simulate=params),
     )
     runpy.run_path("scripts/simulate.py", init_globals={"snakemake": snakemake})
+    return shard
+
+
+def test_simulate_script_writes_eta_file(tmp_path):
+    shard = run_simulate_script(tmp_path)
     with h5py.File(tmp_path / "shard_00000.eta.h5") as h5:
         eta = h5["eta"][...]
         assert eta.shape == (2, 3) and h5["converged"][...].all()
@@ -131,23 +137,7 @@ def test_simulate_script_flags_an_unconverged_structure_and_keeps_the_rest(tmp_p
     `assemble` then refuses the shard naming the structure."""
     from spinodoid.data import assemble_dataset
 
-    shard = sample_shard(0, 2, 24, 11)
-    write_shard_h5(shard, tmp_path / "shard_00000.h5")
-    params = {
-        "solver": "lbm",
-        "interface": "voxel",
-        "arch": "cpu",
-        "flux_change_tol": 1e-5,
-        "flux_uniformity_tol": 1e-4,
-        "max_steps_per_voxel": 1,
-    }
-    snakemake = types.SimpleNamespace(
-        input=types.SimpleNamespace(shard=str(tmp_path / "shard_00000.h5")),
-        output=types.SimpleNamespace(eta=str(tmp_path / "shard_00000.eta.h5")),
-        log=[str(tmp_path / "simulate.log")],
-        params=types.SimpleNamespace(simulate=params),
-    )
-    runpy.run_path("scripts/simulate.py", init_globals={"snakemake": snakemake})
+    run_simulate_script(tmp_path, max_steps_per_voxel=1)
     with h5py.File(tmp_path / "shard_00000.eta.h5") as h5:
         assert np.isnan(h5["eta"][...]).all() and not h5["converged"][...].any()
     assert "flagged" in caplog.text
