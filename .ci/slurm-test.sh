@@ -12,6 +12,8 @@
 # Python environment. Exit status: pytest's.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The SLURM daemons and slurmd -C live in sbin, which a minimal PATH may lack.
+export PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
 if [ $# -ge 1 ]; then
     SPINODOID_LOCAL_DEMO_DIR=$(realpath "$1")
     export SPINODOID_LOCAL_DEMO_DIR
