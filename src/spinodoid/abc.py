@@ -426,6 +426,22 @@ def _atomic_write_text(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+def _generation_stats(gen: Generation) -> dict[str, Any]:
+    """Bookkeeping of one generation shared by its JSON file and the generations.csv row."""
+    return {
+        "generation": gen.index,
+        "tolerance": gen.tolerance,
+        "evaluations": gen.evaluations,
+        "evaluations_total": gen.evaluations_total,
+        "passed": gen.passed,
+        "acceptance_rate": gen.acceptance_rate,
+        "proposals_outside_support": gen.proposals_outside_support,
+        "wall_time_s": gen.wall_time_s,
+        "wall_time_total_s": gen.wall_time_total_s,
+        "ess": gen.ess,
+    }
+
+
 def _write_generation(
     out_dir: Path, gen: Generation, names: Sequence[str], signature: Mapping[str, Any]
 ) -> None:
@@ -436,17 +452,8 @@ def _write_generation(
     frame["rho"] = gen.rho
     _atomic_write_text(csv_path, frame.to_csv(index=False, float_format="%.17g"))
     meta = {
-        "generation": gen.index,
-        "tolerance": gen.tolerance,
-        "evaluations": gen.evaluations,
-        "evaluations_total": gen.evaluations_total,
-        "passed": gen.passed,
-        "acceptance_rate": gen.acceptance_rate,
-        "proposals_outside_support": gen.proposals_outside_support,
-        "wall_time_s": gen.wall_time_s,
-        "wall_time_total_s": gen.wall_time_total_s,
+        **_generation_stats(gen),
         "nu": None if gen.nu is None else gen.nu.tolist(),
-        "ess": gen.ess,
         "param_names": list(names),
         "signature": dict(signature),
         "rng_state": gen.rng_state,
@@ -1054,18 +1061,7 @@ def _summary_frame(result: ABCResult) -> pd.DataFrame:
     rows = []
     for gen in result.generations:
         mean, std = _weighted_mean_std(gen.theta, gen.weights)
-        row: dict[str, Any] = {
-            "generation": gen.index,
-            "tolerance": gen.tolerance,
-            "evaluations": gen.evaluations,
-            "evaluations_total": gen.evaluations_total,
-            "passed": gen.passed,
-            "acceptance_rate": gen.acceptance_rate,
-            "proposals_outside_support": gen.proposals_outside_support,
-            "wall_time_s": gen.wall_time_s,
-            "wall_time_total_s": gen.wall_time_total_s,
-            "ess": gen.ess,
-        }
+        row: dict[str, Any] = _generation_stats(gen)
         for j, p in enumerate(result.param_names):
             row[f"mean_{p}"] = mean[j]
             row[f"std_{p}"] = std[j]
