@@ -35,11 +35,13 @@ resistance 1 + (1/t − 1)·2(τ⁻ − ½) of a full link's 1 (measured on a la
 state is then the finite-volume open-fraction scheme's (equal to ~1e-7 on GRFs).
 
 Convergence: every ``check_every`` steps the plane fluxes (net populations crossing each of
-the N − 1 planes normal to the transport axis, summed in float64) are computed; the run stops
-when the mean flux changed by < ``flux_change_tol`` (relative) since the last check AND the
-plane fluxes agree to ``flux_uniformity_tol`` ((max − min)/|mean|). A run that exceeds
-``max_steps_per_voxel`` · N steps is returned with ``converged=False``; callers must not use
-its η (:func:`spinodoid.diffusivity.effective_diffusivity` raises).
+the N − 1 planes normal to the transport axis, summed in float64 one row per thread, then
+the rows in a fixed order, so η is the same bit for bit whatever the thread count or timing:
+no atomic adds) are computed; the run stops when the mean flux changed by
+< ``flux_change_tol`` (relative) since the last check AND the plane fluxes agree to
+``flux_uniformity_tol`` ((max − min)/|mean|). A run that exceeds ``max_steps_per_voxel`` · N
+steps is returned with ``converged=False``; callers must not use its η
+(:func:`spinodoid.diffusivity.effective_diffusivity` raises).
 """
 
 from __future__ import annotations
@@ -220,10 +222,11 @@ class LBMSolver:
     """A batch of B same-shaped structures (transport along the first axis) and their fields.
 
     Owns double-buffered float32 populations ``f_a``/``f_b`` (B, 7, Nx, Ny, Nz), the uint8
-    mask (B, Nx, Ny, Nz), float64 plane fluxes (B, Nx) and, with ``faces=True`` (open-fraction
-    walls), uint8 face codes (B, 3, Nx, Ny, Nz) and the float32 transmission table. Memory
-    ≈ 57 B (staircase) or 60 B (faces) per node. ``per_node``: one kernel thread per node
-    (default on CUDA, for coalesced access) instead of one per (x, y) line (default on CPU).
+    mask (B, Nx, Ny, Nz), float64 plane-row fluxes (B, Nx, Ny) and plane fluxes (B, Nx)
+    and, with ``faces=True`` (open-fraction walls), uint8 face codes (B, 3, Nx, Ny, Nz) and
+    the float32 transmission table. Memory ≈ 57 B (staircase) or 60 B (faces) per node.
+    ``per_node``: one kernel thread per node (default on CUDA, for coalesced access) instead
+    of one per (x, y) line (default on CPU).
     """
 
     def __init__(
@@ -243,10 +246,12 @@ class LBMSolver:
         self.f_a = ti.field(ti.f32)
         self.f_b = ti.field(ti.f32)
         self.mask = ti.field(ti.u8)
+        self.flux_rows = ti.field(ti.f64)
         self.fluxes = ti.field(ti.f64)
         self._builder.dense(ti.axes(0, 1, 2, 3, 4), (self.batch, 7, *self.shape)).place(self.f_a)
         self._builder.dense(ti.axes(0, 1, 2, 3, 4), (self.batch, 7, *self.shape)).place(self.f_b)
         self._builder.dense(ti.ijkl, (self.batch, *self.shape)).place(self.mask)
+        self._builder.dense(ti.ijk, (self.batch, *self.shape[:2])).place(self.flux_rows)
         self._builder.dense(ti.ij, (self.batch, self.shape[0])).place(self.fluxes)
         if self.uses_faces:
             self.faces = ti.field(ti.u8)
@@ -323,10 +328,11 @@ class LBMSolver:
         layers k − 1 and k (entry 0 is unused)."""
         if self.uses_faces:
             kern.plane_fluxes_faces(
-                self.populations, self.faces, self.table, self.fluxes, C_IN, C_OUT
+                self.populations, self.faces, self.table, self.flux_rows, C_IN, C_OUT
             )
         else:
-            kern.plane_fluxes(self.populations, self.mask, self.fluxes, C_IN, C_OUT)
+            kern.plane_fluxes(self.populations, self.mask, self.flux_rows, C_IN, C_OUT)
+        kern.sum_plane_rows(self.flux_rows, self.fluxes)
         return self.fluxes.to_numpy()
 
     def concentration(self) -> np.ndarray:

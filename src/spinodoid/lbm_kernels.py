@@ -316,14 +316,16 @@ def plane_fluxes(
 ):
     """Net population crossing each plane normal to x in one step (staircase model), float64.
 
-    ``out[b, k]`` (k = 1..N − 1; entry 0 unused) is the flux through the plane between layers
-    k − 1 and k, from the post-collision populations ``f``: f*₊ₓ(k − 1) − f*₋ₓ(k) on links
+    ``out[b, k, y]`` (k = 1..N − 1; entry 0 unused) is the flux through row y of the plane
+    between layers k − 1 and k (each row written by one thread, so that
+    :func:`sum_plane_rows` adds them in a fixed order: the same η bit for bit on any thread
+    count), from the post-collision populations ``f``: f*₊ₓ(k − 1) − f*₋ₓ(k) on links
     between updated pore nodes, f_in − f*₋ₓ(1) and f*₊ₓ(N − 2) − f_in on links to the
     Dirichlet layers (f_in from the anti-bounce-back rule), 0 on links touching solid.
     """
     nb, nq, nx, ny, nz = f.shape
-    for b, k in ti.ndrange(nb, nx):
-        out[b, k] = 0.0
+    for b, y in ti.ndrange(nb, ny):
+        out[b, 0, y] = 0.0
     for b, k, y in ti.ndrange(nb, (1, nx), ny):
         s = ti.f64(0.0)
         for z in range(nz):
@@ -340,7 +342,7 @@ def plane_fluxes(
                         s += ti.cast(own[1], ti.f64) - ti.cast(f_back, ti.f64)
             elif ((mask[b, k - 1, y, z] | mask[b, k, y, z]) & SOLID_BIT) == 0:
                 s += ti.cast(f[b, 1, k - 1, y, z], ti.f64) - ti.cast(f[b, 2, k, y, z], ti.f64)
-        out[b, k] += s
+        out[b, k, y] = s
 
 
 @ti.kernel
@@ -359,8 +361,8 @@ def plane_fluxes_faces(
     anti-bounce-back population.
     """
     nb, nq, nx, ny, nz = f.shape
-    for b, k in ti.ndrange(nb, nx):
-        out[b, k] = 0.0
+    for b, y in ti.ndrange(nb, ny):
+        out[b, 0, y] = 0.0
     for b, k, y in ti.ndrange(nb, (1, nx), ny):
         s = ti.f64(0.0)
         for z in range(nz):
@@ -377,7 +379,18 @@ def plane_fluxes_faces(
                 else:
                     net = ti.cast(f[b, 1, k - 1, y, z], ti.f64) - ti.cast(f[b, 2, k, y, z], ti.f64)
                     s += ti.cast(t, ti.f64) * net
-        out[b, k] += s
+        out[b, k, y] = s
+
+
+@ti.kernel
+def sum_plane_rows(rows: ti.template(), out: ti.template()):
+    """``out[b, k] = Σ_y rows[b, k, y]`` in float64, y in increasing order (deterministic)."""
+    nb, nx, ny = rows.shape
+    for b, k in ti.ndrange(nb, nx):
+        s = ti.f64(0.0)
+        for y in range(ny):
+            s += rows[b, k, y]
+        out[b, k] = s
 
 
 @ti.kernel
