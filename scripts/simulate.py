@@ -13,12 +13,15 @@ from tqdm import tqdm
 
 from spinodoid.diffusivity import DiffusivityError, effective_diffusivity_xyz
 from spinodoid.io import atomic_path
+from spinodoid.lbm import init_backend
 from spinodoid.sampling import read_shard_h5
 from spinodoid.structure import level_set
 
 logging.basicConfig(filename=snakemake.log[0], level=logging.INFO)
 log = logging.getLogger("simulate")
 params = dict(snakemake.params.simulate)
+if params["solver"] == "lbm":  # taichi uses the job's threads, not every core
+    init_backend(params["arch"], cpu_threads=snakemake.threads)
 shard = read_shard_h5(snakemake.input.shard)
 fields = ("eta", "converged", "iterations", "flux_nonuniformity", "seconds")
 out = {name: np.zeros((len(shard.seed), 3)) for name in fields}

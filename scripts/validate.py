@@ -2,6 +2,7 @@
 
 import logging
 
+from spinodoid.lbm import init_backend
 from spinodoid.model import load_model, resolve_device
 from spinodoid.plotting import save_figure, validation_figure
 from spinodoid.validation import (
@@ -21,7 +22,10 @@ params, target = snakemake.params, snakemake.params.target
 seeds = derived_seeds(params.seed, snakemake.wildcards.target, "validate", params.structures)
 device = resolve_device(params.device)
 model, _ = load_model(snakemake.input.model, device)
-solve = make_solver(SolverSettings.from_config(params.simulate))
+settings = SolverSettings.from_config(params.simulate)
+if settings.solver == "lbm":  # taichi uses the job's threads, not every core
+    init_backend(settings.arch, cpu_threads=snakemake.threads)
+solve = make_solver(settings)
 theta = read_theta_hat(snakemake.input.theta_hat)
 frame = validate_structures(theta, seeds, params.size, solve, model, device)
 write_table(frame, snakemake.output.table)

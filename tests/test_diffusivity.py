@@ -117,6 +117,7 @@ def run_simulate_script(tmp_path, max_steps_per_voxel: int = 200):
         output=types.SimpleNamespace(eta=str(tmp_path / "shard_00000.eta.h5")),
         log=[str(tmp_path / "simulate.log")],
         params=types.SimpleNamespace(simulate=params),
+        threads=2,
     )
     runpy.run_path("scripts/simulate.py", init_globals={"snakemake": snakemake})
     return shard

@@ -26,6 +26,22 @@ def grf(grf_level_set) -> np.ndarray:
     return (grf_level_set >= 0).view(np.uint8)
 
 
+def test_init_backend_takes_the_cpu_thread_count():
+    """A job's `threads` reach taichi's CPU backend (run in a fresh process: taichi initialises
+    once per process); a thread count below 1 is refused before taichi starts."""
+    import subprocess
+    import sys
+
+    code = (
+        "import taichi as ti; from spinodoid import lbm; lbm.init_backend('cpu', cpu_threads=1);"
+        "print(ti.lang.impl.current_cfg().cpu_max_num_threads)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.split()[-1] == "1"
+    with pytest.raises(ValueError, match="cpu_threads"):
+        lbm.init_backend("cpu", cpu_threads=0)
+
+
 def test_relaxation_rates_keep_magic_lambda():
     for tau in (1.0, 16.0, 96.0):
         wp, wm = lbm.relaxation_rates(tau)

@@ -84,28 +84,39 @@ class CUDAUnavailableError(RuntimeError):
     """Raised when ``arch='cuda'`` is requested but taichi cannot use a CUDA device."""
 
 
-def init_backend(arch: str = "cpu") -> None:
+def init_backend(arch: str = "cpu", cpu_threads: int | None = None) -> None:
     """Initialise taichi once per process for ``arch`` ('cpu' or 'cuda'); float32 default.
 
-    Calling again with the same arch is a no-op; another arch resets taichi (all fields are
-    lost). Raises :class:`CUDAUnavailableError` if CUDA is asked for and not available, rather
-    than falling back to the CPU.
+    ``cpu_threads``: threads of taichi's CPU backend (default: every core of the machine); a
+    Snakemake job passes its ``threads`` so that it uses the CPUs it was given. Calling again
+    with the same arch is a no-op; another arch resets taichi (all fields are lost). Raises
+    :class:`CUDAUnavailableError` if CUDA is asked for and not available, rather than falling
+    back to the CPU.
     """
     global _ARCH
     if arch not in ("cpu", "cuda"):
         raise ValueError(f"arch must be 'cpu' or 'cuda', got {arch!r}")
+    if cpu_threads is not None and cpu_threads < 1:
+        raise ValueError(f"cpu_threads must be at least 1, got {cpu_threads}")
     if _ARCH == arch:
         return
     if _ARCH is not None:
         ti.reset()
         _SOLVERS.clear()
-    ti.init(arch=ti.cuda if arch == "cuda" else ti.cpu, default_fp=ti.f32, log_level=ti.WARN)
+    threads = {} if cpu_threads is None else {"cpu_max_num_threads": int(cpu_threads)}
+    ti.init(
+        arch=ti.cuda if arch == "cuda" else ti.cpu, default_fp=ti.f32, log_level=ti.WARN, **threads
+    )
     if arch == "cuda" and ti.lang.impl.current_cfg().arch != ti.cuda:
         ti.reset()
         _ARCH = None
         raise CUDAUnavailableError("arch='cuda' requested but taichi found no usable CUDA device")
     _ARCH = arch
-    log.info("taichi backend initialised: %s", arch)
+    log.info(
+        "taichi backend initialised: %s, %d CPU threads",
+        arch,
+        ti.lang.impl.current_cfg().cpu_max_num_threads,
+    )
 
 
 def current_arch() -> str | None:

@@ -26,7 +26,7 @@ rule validate:
         structures=config["validate"]["structures"],
         simulate=config["simulate"],
         device=config["design"]["device"],
-    threads: 1
+    threads: 2
     resources:
         gpu=1 if config["simulate"]["arch"] == "cuda" else 0,
     conda:
@@ -53,7 +53,7 @@ rule upscale:
         factor=config["upscale"]["factor"],
         max_memory_gib=config["upscale"]["max_memory_gib"],
         simulate=config["simulate"],
-    threads: 1
+    threads: 2
     resources:
         mem_mb=int(config["upscale"]["max_memory_gib"] * 1024),
         gpu=1 if config["simulate"]["arch"] == "cuda" else 0,
