@@ -2,6 +2,8 @@
 
 import logging
 
+import torch
+
 from spinodoid.lbm import init_backend
 from spinodoid.model import load_model, resolve_device
 from spinodoid.plotting import save_figure, validation_figure
@@ -17,6 +19,7 @@ from spinodoid.validation import (
 )
 
 logging.basicConfig(filename=snakemake.log[0], level=logging.INFO)
+torch.set_num_threads(snakemake.threads)
 
 params, target = snakemake.params, snakemake.params.target
 seeds = derived_seeds(params.seed, snakemake.wildcards.target, "validate", params.structures)
