@@ -34,6 +34,20 @@ from spinodoid.structure import generate_structure, generate_structures_torch
 PAPER_CASES = {"case 1": (130_000, 6.2), "case 2": (1_500_000, 69.0)}  # evaluations, hours
 
 
+def cnn_flop_per_evaluation(size: int) -> float:
+    """Floating-point operations of the CNN for one evaluation (three axes) at structure size N,
+    counted by torch's FlopCounterMode on a meta-device copy of the network (no memory, no
+    compute): 189 GFLOP at N = 192, set by the paper's architecture."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with torch.device("meta"):
+        network = SpinodoidCNN(input_size=size // 2)
+        sample = torch.empty(3, 1, size // 2, size // 2, size // 2)
+    with FlopCounterMode(display=False) as counter:
+        network(sample)
+    return float(counter.get_total_flops())
+
+
 def _sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize()
@@ -127,8 +141,13 @@ def main() -> None:
                 )
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
     print(f"N = {args.size}, device {name}, torch threads {torch.get_num_threads()}")
+    flop = cnn_flop_per_evaluation(args.size)
+    print(f"  CNN work: {flop / 1e9:.1f} GFLOP per evaluation (3 axes)")
     for stage, seconds in stages.items():
-        print(f"  {stage:<30} {seconds * 1e3:9.2f} ms/structure (batch {max(args.batches)})")
+        line = f"  {stage:<30} {seconds * 1e3:9.2f} ms/structure (batch {max(args.batches)})"
+        if stage.startswith("cnn"):
+            line += f", {flop / seconds / 1e12:7.1f} TFLOP/s"
+        print(line)
     cnn = min(v for k, v in stages.items() if k.startswith("cnn"))
     projected = 1.0 / (stages["generation"] + cnn)
     print(f"  projected from the stage times with the fastest CNN: {projected:.1f}/s")
@@ -143,7 +162,7 @@ def main() -> None:
             f"(paper {hours} h on 128 threads, {hours / projected:7.1f}x)"
         )
     if args.json:
-        record = {"size": args.size, "device": name, "stages_s": stages}
+        record = {"size": args.size, "device": name, "stages_s": stages, "cnn_flop": flop}
         record |= {"projected_per_s": projected}
         record |= {"baseline_per_s": baseline, "rates_per_s": rates}
         args.json.write_text(json.dumps(record, indent=1))
