@@ -1,5 +1,8 @@
 """Tests of the taichi D3Q7 TRT diffusion solver (spinodoid.lbm, spinodoid.lbm_kernels)."""
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -29,9 +32,6 @@ def grf(grf_level_set) -> np.ndarray:
 def test_init_backend_takes_the_cpu_thread_count():
     """A job's `threads` reach taichi's CPU backend (run in a fresh process: taichi initialises
     once per process); a thread count below 1 is refused before taichi starts."""
-    import subprocess
-    import sys
-
     code = (
         "import taichi as ti; from spinodoid import lbm; lbm.init_backend('cpu', cpu_threads=1);"
         "print(ti.lang.impl.current_cfg().cpu_max_num_threads)"
