@@ -8,8 +8,17 @@ time in float32 (the paper's loop: generate, predict, compare). Printed: seconds
 evaluations per second per batch size and its ratio to the baseline, and the projected wall time
 of the paper's two cases (~130 000 and ~1.5 M evaluations; paper: 6.2 h and 69 h on 128 threads).
 
+Pruned evaluations (spinodoid.abc, "Pruned evaluations"): the simulator predicts y only for the
+candidates still able to pass after x, and z only for those still able after y. How many survive
+depends on the run; ``--survive X Y`` sets the fractions of candidates that go on to y and to z
+(default: the late generations of the measured design run in docs/performance.md), and the
+"pruned" rates are measured with exactly those fractions.
+
+On CUDA, ``--compile`` adds a variant with the network compiled by ``torch.compile`` (minutes of
+compilation, so it is off by default).
+
 Usage: python benchmarks/abc.py [--size 192] [--device cpu|cuda] [--batches 1 8]
-       [--evaluations 16] [--json OUT.json]
+       [--evaluations 16] [--survive 0.6 0.3] [--compile] [--json OUT.json]
 """
 
 from __future__ import annotations
@@ -26,11 +35,12 @@ import numpy as np
 import torch
 
 from spinodoid.abc import cnn_simulator
-from spinodoid.data import block_counts
+from spinodoid.data import block_counts, to_model_input
 from spinodoid.model import SpinodoidCNN, predict_eta_all_axes, resolve_device, save_checkpoint
 from spinodoid.prior import sample_prior
 from spinodoid.structure import generate_structure, generate_structures_torch
 
+DEFAULT_SURVIVAL = (0.6, 0.3)  # placeholder
 PAPER_CASES = {"case 1": (130_000, 6.2), "case 2": (1_500_000, 69.0)}  # evaluations, hours
 
 
@@ -66,8 +76,43 @@ def _timed(function, device: torch.device, repeats: int) -> float:
     return statistics.median(times)
 
 
-def _stage_times(size: int, device: torch.device, model: SpinodoidCNN, batch: int) -> dict:
-    """Seconds per structure of generation and of the CNN (bf16 and fp32) for one batch."""
+def _oriented_input(counts: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """The three orientations of a batch as one channels-last model input (3B, 1, n, n, n)."""
+    oriented = torch.cat([torch.movedim(counts, a + 1, 1) for a in range(3)]).to(device)
+    return to_model_input(oriented).contiguous(memory_format=torch.channels_last_3d)
+
+
+def _cuda_cnn_variants(model: SpinodoidCNN, counts, device, compile_: bool) -> dict:
+    """Seconds per structure of the CNN forward passes on CUDA: channels-last with cuDNN
+    autotuning in bf16 and fp16, and (``compile_``) the bf16 one compiled by torch.compile."""
+    batch = len(counts)
+    torch.backends.cudnn.benchmark = True
+    tuned = copy.deepcopy(model).to(memory_format=torch.channels_last_3d)
+    networks = {"": tuned}
+    if compile_:
+        networks[" compiled"] = torch.compile(tuned)
+    out = {}
+    for suffix, network in networks.items():
+        for name, dtype in (("bf16", torch.bfloat16), ("fp16", torch.float16)):
+
+            def forward(network=network, dtype=dtype):
+                with torch.no_grad(), torch.autocast("cuda", dtype=dtype):
+                    return torch.sigmoid(network(_oriented_input(counts, device)).float())
+
+            try:
+                out[f"cnn_{name}_cl_tuned{suffix}"] = _timed(forward, device, 3) / batch
+            except Exception as error:  # a compiler failure must not cost the other figures
+                if not suffix:
+                    raise
+                print(f"  torch.compile variant {name} failed: {type(error).__name__}: {error}")
+    torch.backends.cudnn.benchmark = False
+    return out
+
+
+def _stage_times(
+    size: int, device: torch.device, model: SpinodoidCNN, batch: int, compile_: bool
+) -> dict:
+    """Seconds per structure of generation and of the CNN variants for one batch."""
     theta = sample_prior(np.random.default_rng(0), batch)
     seeds = np.arange(batch)
     if device.type == "cpu":
@@ -91,26 +136,43 @@ def _stage_times(size: int, device: torch.device, model: SpinodoidCNN, batch: in
             2,
         )
         out["cnn_bf16" if bf16 else "cnn_fp32"] = cnn / batch
-    if device.type == "cuda":  # variant: channels-last weights and cuDNN autotuning
-        torch.backends.cudnn.benchmark = True
-        tuned = copy.deepcopy(model).to(memory_format=torch.channels_last_3d)
-        cnn = _timed(lambda: predict_eta_all_axes(tuned, counts, device, 3 * batch), device, 3)
-        out["cnn_bf16_cl_tuned"] = cnn / batch
-        torch.backends.cudnn.benchmark = False
+    if device.type == "cuda":
+        out |= _cuda_cnn_variants(model, counts, device, compile_)
     return out
 
 
-def _rate(checkpoint: Path, device: torch.device, batch: int, evaluations: int, bf16: bool):
-    """Evaluations per second of the simulator in batches of ``batch`` (after a warm-up batch)."""
+def survival_pruner(go_on_to_y: float, go_on_to_z: float):
+    """A ``prune`` callback keeping fixed fractions of each batch: the first ``go_on_to_y`` of
+    the rows after the x pass and the first ``go_on_to_z`` after the y pass (0 ≤ z ≤ y ≤ 1)."""
+
+    def prune(eta: np.ndarray) -> np.ndarray:
+        rows = (np.arange(len(eta)) + 0.5) / len(eta)
+        after_x = np.isnan(eta[:, 1]).all()
+        return rows < (go_on_to_y if after_x else go_on_to_z)
+
+    return prune
+
+
+def _rate(
+    checkpoint: Path,
+    device: torch.device,
+    batch: int,
+    evaluations: int,
+    bf16: bool,
+    survive: tuple[float, float] | None = None,
+):
+    """Evaluations per second of the simulator in batches of ``batch`` (after a warm-up batch),
+    pruned with the survival fractions ``survive`` when given."""
     simulate = cnn_simulator(checkpoint, str(device), base_seed=1, chunk_size=batch, bf16=bf16)
+    kwargs = {} if survive is None else {"prune": survival_pruner(*survive)}
     theta = sample_prior(np.random.default_rng(1), max(evaluations, batch))
-    simulate(theta[:batch], np.arange(batch))
+    simulate(theta[:batch], np.arange(batch), **kwargs)
     _sync(device)
     start = time.perf_counter()
     done = 0
     while done < evaluations:
         n = min(batch, evaluations - done)
-        simulate(theta[done : done + n], np.arange(done, done + n) + batch)
+        simulate(theta[done : done + n], np.arange(done, done + n) + batch, **kwargs)
         done += n
     _sync(device)
     return done / (time.perf_counter() - start)
@@ -122,6 +184,15 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--batches", type=int, nargs="+", default=[1, 4])
     parser.add_argument("--evaluations", type=int, default=8, help="per batch size measured")
+    parser.add_argument(
+        "--survive",
+        type=float,
+        nargs=2,
+        default=DEFAULT_SURVIVAL,
+        metavar=("TO_Y", "TO_Z"),
+        help="fractions of candidates predicted along y and along z when pruning",
+    )
+    parser.add_argument("--compile", action="store_true", help="also time torch.compile (CUDA)")
     parser.add_argument("--json", type=Path, help="also write the numbers here")
     args = parser.parse_args()
     device = resolve_device(args.device)
@@ -131,13 +202,16 @@ def main() -> None:
         checkpoint = Path(tmp) / "random.pt"
         save_checkpoint(checkpoint, model, {"size": args.size})
         model = model.to(device).eval()
-        stages = _stage_times(args.size, device, model, max(args.batches))
+        stages = _stage_times(args.size, device, model, max(args.batches), args.compile)
         baseline = _rate(checkpoint, device, 1, max(2, args.evaluations // 4), bf16=False)
         rates = {}
+        survive = tuple(args.survive)
         for batch in args.batches:
             for bf16 in (False, True) if device.type == "cuda" else (False,):
-                rates[f"batch {batch}{' bf16' if bf16 else ''}"] = _rate(
-                    checkpoint, device, batch, args.evaluations, bf16
+                label = f"batch {batch}{' bf16' if bf16 else ''}"
+                rates[label] = _rate(checkpoint, device, batch, args.evaluations, bf16)
+                rates[f"{label} pruned"] = _rate(
+                    checkpoint, device, batch, args.evaluations, bf16, survive
                 )
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
     print(f"N = {args.size}, device {name}, torch threads {torch.get_num_threads()}")
@@ -151,6 +225,9 @@ def main() -> None:
     cnn = min(v for k, v in stages.items() if k.startswith("cnn"))
     projected = 1.0 / (stages["generation"] + cnn)
     print(f"  projected from the stage times with the fastest CNN: {projected:.1f}/s")
+    passes = 1.0 + sum(args.survive)
+    pruned = 1.0 / (stages["generation"] + cnn * passes / 3.0)
+    print(f"  the same, pruned ({passes:.2f} CNN passes per evaluation): {pruned:.1f}/s")
     print(f"  baseline: one candidate at a time, fp32: {baseline:10.2f} evaluations/s")
     for label, rate in rates.items():
         print(f"  {label:<16} {rate:10.2f} evaluations/s   {rate / baseline:6.2f}x baseline")
@@ -163,7 +240,7 @@ def main() -> None:
         )
     if args.json:
         record = {"size": args.size, "device": name, "stages_s": stages, "cnn_flop": flop}
-        record |= {"projected_per_s": projected}
+        record |= {"projected_per_s": projected, "projected_pruned_per_s": pruned}
         record |= {"baseline_per_s": baseline, "rates_per_s": rates}
         args.json.write_text(json.dumps(record, indent=1))
 

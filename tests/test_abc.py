@@ -58,6 +58,25 @@ class GaussianLocation:
         return theta + self.sigma * _normal_noise(index, theta.shape[1], self.stream)
 
 
+class PruningGaussianLocation(GaussianLocation):
+    """The same η' as :class:`GaussianLocation`, simulated one component at a time with pruning."""
+
+    def __init__(self, prior: Box | None = None) -> None:
+        super().__init__(prior)
+        self.components = 0
+
+    def __call__(self, theta: np.ndarray, index: np.ndarray, prune=None) -> np.ndarray:
+        full = super().__call__(theta, index)
+        eta = np.full_like(full, np.nan)
+        active = np.ones(len(theta), dtype=bool)
+        for j in range(theta.shape[1]):
+            eta[active, j] = full[active, j]
+            self.components += int(active.sum())
+            if prune is not None:
+                active &= prune(eta)
+        return eta
+
+
 def _run(simulate, target, prior: Box, tolerances, seed=0, **kwargs) -> abc.ABCResult:
     kwargs.setdefault("particles", 200)
     kwargs.setdefault("batch_size", 512)
@@ -87,6 +106,19 @@ def test_discrepancy_is_eq10():
     eta = np.array([[0.4, 0.5, 0.6], [0.44, 0.45, 0.6], [0.2, 1.0, 0.3]])
     expected = [0.0, 100 * (0.1 + 0.1 + 0.0) / 3, 100 * (0.5 + 1.0 + 0.5) / 3]
     np.testing.assert_allclose(abc.discrepancy(eta, target), expected, rtol=1e-12)
+
+
+def test_discrepancy_lower_bound_bounds_eq10_from_below():
+    target = np.array([0.4, 0.5, 0.6])
+    eta = np.random.default_rng(0).uniform(0.05, 0.95, (200, 3))
+    full = abc.discrepancy(eta, target)
+    np.testing.assert_allclose(abc.discrepancy_lower_bound(eta, target), full, rtol=1e-12)
+    partial = eta.copy()
+    partial[::2, 2] = np.nan
+    partial[::3, 1:] = np.nan
+    bound = abc.discrepancy_lower_bound(partial, target)
+    assert np.all(bound <= full + 1e-12) and np.any(bound < full)
+    np.testing.assert_allclose(bound[0], 100 * abs(eta[0, 0] - 0.4) / 0.4 / 3, rtol=1e-12)
 
 
 def _weights_direct(theta, prev_theta, prev_w, nu, density):
@@ -238,6 +270,34 @@ def test_reproducible_from_seed():
     assert not np.array_equal(a.theta, c.theta)
 
 
+@pytest.mark.parametrize("budget", [200_000, 9_000])
+def test_pruning_changes_nothing_but_the_simulated_components(budget):
+    """Same particles, weights, ρ, counts and best set with and without pruning; fewer components.
+
+    With budget 9 000 the run stops inside a generation, so the best-so-far set (which a cut at
+    the tolerance alone would corrupt) is compared too.
+    """
+    prior, target, tols = Box(0.0, 1.0, 3), [0.3, 0.6, 0.45], [100.0, 30.0, 12.0, 6.0, 4.0]
+    plain = GaussianLocation(prior)
+    pruning = PruningGaussianLocation(prior)
+    a = _run(plain, target, prior, tols, seed=2, max_evaluations=budget, batch_size=64)
+    b = _run(pruning, target, prior, tols, seed=2, max_evaluations=budget, batch_size=64)
+    assert a.status == b.status == ("completed" if budget > 10_000 else "budget_exhausted")
+    assert len(a.generations) == len(b.generations) >= 2
+    for ga, gb in zip(a.generations, b.generations, strict=True):
+        np.testing.assert_array_equal(ga.theta, gb.theta)
+        np.testing.assert_array_equal(ga.weights, gb.weights)
+        np.testing.assert_array_equal(ga.rho, gb.rho)
+        assert (ga.evaluations, ga.passed) == (gb.evaluations, gb.passed)
+        assert ga.components_simulated == 3 * ga.evaluations
+    np.testing.assert_array_equal(a.best_theta, b.best_theta)
+    np.testing.assert_array_equal(a.best_rho, b.best_rho)
+    assert a.evaluations == b.evaluations == plain.rows == pruning.rows
+    assert sum(g.components_simulated for g in b.generations) <= pruning.components
+    last = b.generations[-1]
+    assert last.components_simulated < 2 * last.evaluations  # most candidates stop after x
+
+
 def test_budget_stop_is_exact_with_best_particles():
     prior = Box(0.0, 1.0, 2)
     sim = GaussianLocation(prior)
@@ -333,6 +393,10 @@ def test_generation_files_roundtrip_and_resume(tmp_path):
     assert meta["tolerance"] == 15.0 and meta["acceptance_rate"] == pytest.approx(
         meta["passed"] / meta["evaluations"]
     )
+    assert meta["components_simulated"] == 2 * meta["evaluations"]
+    del meta["components_simulated"]  # a file written before pruning existed reads back
+    (tmp_path / "a" / "gen_002.json").write_text(json.dumps(meta))
+    assert abc.read_generations(tmp_path / "a")[2].components_simulated == 2 * meta["evaluations"]
 
     for suffix in ("csv", "json"):  # an interrupted run: generations 2 and 3 lost
         (tmp_path / "a" / f"gen_002.{suffix}").unlink()
@@ -405,6 +469,17 @@ def test_cnn_simulator_uses_one_fresh_seed_per_evaluation(checkpoint):
     counts = block_counts(torch.from_numpy(generate_structure(theta[2], seed, 64)[None]))
     direct = predict_eta_all_axes(model, counts).double().numpy()
     np.testing.assert_allclose(eta[2:], direct, rtol=1e-6)
+    kept = []
+
+    def prune(partial: np.ndarray) -> np.ndarray:  # row-wise: keep only candidate 1
+        kept.append(partial.copy())
+        return np.isclose(partial[:, 0], eta[1, 0], rtol=1e-5, atol=0)
+
+    x_only = simulate(theta, np.array([0, 1, 7]), prune=prune)
+    np.testing.assert_allclose(x_only[:, 0], eta[:, 0], rtol=1e-6)
+    np.testing.assert_allclose(x_only[1], eta[1], rtol=1e-6)
+    assert np.isnan(x_only[[0, 2], 1:]).all()
+    assert len(kept) == 3  # chunks of 2: after x and y for the first, after x for the second
 
 
 def test_run_design_writes_outputs_and_is_reproducible(checkpoint, tmp_path):
@@ -454,6 +529,11 @@ def test_cnn_simulator_cuda_matches_cpu(checkpoint):
     cpu = abc.cnn_simulator(checkpoint, "cpu", 1)(theta, np.arange(8))
     gpu = abc.cnn_simulator(checkpoint, "cuda", 1, bf16=False)(theta, np.arange(8))
     np.testing.assert_allclose(gpu, cpu, atol=2e-3)
+    every_other = abc.cnn_simulator(checkpoint, "cuda", 1, bf16=False)(
+        theta, np.arange(8), prune=lambda eta: np.arange(len(eta)) % 2 == 0
+    )
+    np.testing.assert_allclose(every_other[::2], cpu[::2], atol=2e-3)
+    assert np.isnan(every_other[1::2, 1:]).all()
 
 
 def test_design_command_budget_stop(checkpoint, tmp_path, capsys):

@@ -15,6 +15,7 @@ from spinodoid.model import (
     load_model,
     predict_eta,
     predict_eta_all_axes,
+    predict_eta_pruned,
     save_checkpoint,
 )
 
@@ -137,6 +138,29 @@ def test_predict_eta_all_axes_matches_single_axes() -> None:
         assert torch.allclose(all_axes[:, axis], predict_eta(model, counts, axis), atol=1e-6)
     # The three columns differ for a random (anisotropic-by-chance) input.
     assert not torch.allclose(all_axes[:, 0], all_axes[:, 1])
+
+
+def test_pruned_prediction_skips_only_the_rows_keep_drops() -> None:
+    model, counts = _model(32), _counts(6)
+    full = predict_eta_all_axes(model, counts).double()
+    seen: list[torch.Tensor] = []
+    predicted: list[int] = []
+    model.register_forward_hook(lambda _m, args, _out: predicted.append(len(args[0])))
+
+    def keep(eta: torch.Tensor) -> torch.Tensor:
+        seen.append(eta.clone())
+        return torch.arange(len(eta)) % 2 == 0 if len(seen) == 1 else torch.arange(len(eta)) < 3
+
+    eta = predict_eta_pruned(model, counts, keep, batch_size=64)
+    # x for all 6, y for rows 0, 2, 4, z for rows 0, 2 (row 4 dropped by the second test)
+    assert predicted == [6, 3, 2]
+    assert torch.isnan(seen[0][:, 1:]).all() and not torch.isnan(seen[0][:, 0]).any()
+    assert torch.allclose(eta[:, 0], full[:, 0], atol=1e-6)
+    assert torch.allclose(eta[[0, 2, 4], 1], full[[0, 2, 4], 1], atol=1e-6)
+    assert torch.isnan(eta[[1, 3, 5], 1:]).all() and torch.isnan(eta[4, 2])
+    assert torch.allclose(eta[[0, 2], 2], full[[0, 2], 2], atol=1e-6)
+    everything = predict_eta_pruned(model, counts, lambda e: torch.ones(len(e), dtype=torch.bool))
+    assert torch.allclose(everything, full, atol=1e-6)
 
 
 def test_predict_refuses_wrong_sizes() -> None:

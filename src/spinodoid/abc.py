@@ -26,6 +26,18 @@ support are never simulated and are counted apart (``proposals_outside_support``
 evaluation index ``k``; :func:`cnn_simulator` turns it into a structure seed with
 :func:`evaluation_seeds`, so a run is a pure function of its seed.
 
+Pruned evaluations
+------------------
+ρ is a mean of non-negative terms, so the components simulated so far bound it from below:
+ρ ≥ 100/k · Σ_(i simulated) |η'_i − η_i| / η_i (:func:`discrepancy_lower_bound`). A simulator
+that accepts a keyword ``prune`` (as :func:`cnn_simulator` does: one CNN pass per axis) is
+given ``prune(eta)``, a row-wise test on η' so far (NaN where not simulated) that is False once
+the bound exceeds the cut ``max(τ_t, ρ of the P-th best candidate so far)``; the simulator then
+skips the remaining components of that candidate and returns NaN for them. Such a candidate
+could neither pass τ_t nor enter the best-so-far set, so the run (particles, weights, ρ,
+evaluation counts, best particles) is the same as without pruning; only the number of
+simulated components (``components_simulated``) drops. It still counts as one evaluation.
+
 Unreachable targets
 -------------------
 A target component outside (0, 1) is refused with :class:`UnreachableTargetError`. Then a pilot
@@ -47,7 +59,8 @@ With ``out_dir`` set, each completed generation ``t`` is written to ``out_dir`` 
   floats written with 17 significant digits so they read back bit for bit.
 - ``gen_{t:03d}.json``: ``generation``, ``tolerance`` (percent), ``evaluations`` (this
   generation), ``evaluations_total`` (cumulative, pilot included), ``passed`` (candidates with
-  ρ ≤ τ), ``acceptance_rate`` (= passed / evaluations), ``proposals_outside_support``,
+  ρ ≤ τ), ``acceptance_rate`` (= passed / evaluations), ``components_simulated`` (η
+  components computed, k per evaluation unless pruned), ``proposals_outside_support``,
   ``wall_time_s`` (this generation), ``wall_time_total_s``, ``nu`` (proposal std per
   parameter, null for generation 0), ``ess`` (1 / Σ w²), ``param_names``, ``signature`` (the
   run settings) and ``rng_state`` (the generator state after the generation).
@@ -59,6 +72,7 @@ gives the same result as an uninterrupted run; files of a run with other setting
 
 from __future__ import annotations
 
+import inspect
 import json
 import logging
 import math
@@ -86,6 +100,7 @@ __all__ = [
     "cnn_simulator",
     "design_seed",
     "discrepancy",
+    "discrepancy_lower_bound",
     "evaluation_seeds",
     "pmc_weights",
     "read_generations",
@@ -98,8 +113,9 @@ logger = logging.getLogger(__name__)
 
 PARAM_NAMES: tuple[str, str, str, str] = ("a_x", "a_y", "a_z", "eps")
 
-Simulator = Callable[[np.ndarray, np.ndarray], np.ndarray]
-"""``simulate(theta (B, d) float64, evaluation_index (B,) int64) -> eta (B, k) float64``."""
+Simulator = Callable[..., np.ndarray]
+"""``simulate(theta (B, d) float64, evaluation_index (B,) int64) -> eta (B, k) float64``,
+optionally with a keyword ``prune`` (module docstring, "Pruned evaluations")."""
 
 Status = Literal["completed", "budget_exhausted"]
 
@@ -130,6 +146,23 @@ def discrepancy(eta_sim: np.ndarray, target: np.ndarray) -> np.ndarray:
     eta_sim = np.asarray(eta_sim, dtype=np.float64)
     target = np.asarray(target, dtype=np.float64)
     return 100.0 * np.mean(np.abs(eta_sim - target) / target, axis=-1)
+
+
+def discrepancy_lower_bound(eta_partial: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """Lower bound on ρ (eq. 10, percent) from the components of η' simulated so far.
+
+    Args:
+        eta_partial: simulated η', shape (B, k) float, NaN where a component is not simulated.
+        target: target η, shape (k,), every component > 0.
+
+    Returns:
+        ``100 / k · Σ_(i not NaN) |η'_i − η_i| / η_i``, shape (B,) float64; equal to
+        :func:`discrepancy` for rows without NaN.
+    """
+    eta_partial = np.asarray(eta_partial, dtype=np.float64)
+    target = np.asarray(target, dtype=np.float64)
+    terms = np.abs(eta_partial - target) / target
+    return 100.0 * np.nansum(terms, axis=-1) / target.shape[-1]
 
 
 def pmc_weights(
@@ -255,6 +288,8 @@ class Generation:
         evaluations: candidates simulated in this generation (pilot included in generation 0).
         evaluations_total: candidates simulated since the start of the run.
         passed: candidates with ρ ≤ τ_t (≥ P; those beyond the P-th were discarded).
+        components_simulated: η components the simulator computed in this generation (k per
+            evaluation, fewer with pruning; for the CNN, forward passes).
         proposals_outside_support: perturbed proposals redrawn without simulation.
         wall_time_s: wall time of this generation (s).
         wall_time_total_s: wall time since the start of the run (s), resumed runs included.
@@ -270,6 +305,7 @@ class Generation:
     evaluations: int
     evaluations_total: int
     passed: int
+    components_simulated: int
     proposals_outside_support: int
     wall_time_s: float
     wall_time_total_s: float
@@ -435,6 +471,7 @@ def _generation_stats(gen: Generation) -> dict[str, Any]:
         "evaluations_total": gen.evaluations_total,
         "passed": gen.passed,
         "acceptance_rate": gen.acceptance_rate,
+        "components_simulated": gen.components_simulated,
         "proposals_outside_support": gen.proposals_outside_support,
         "wall_time_s": gen.wall_time_s,
         "wall_time_total_s": gen.wall_time_total_s,
@@ -477,6 +514,13 @@ def _read_generation(csv_path: Path, json_path: Path) -> tuple[Generation, dict[
         evaluations=int(meta["evaluations"]),
         evaluations_total=int(meta["evaluations_total"]),
         passed=int(meta["passed"]),
+        # files written before pruning existed: every component of every evaluation
+        components_simulated=int(
+            meta.get(
+                "components_simulated",
+                int(meta["evaluations"]) * len(meta["signature"]["target"]),
+            )
+        ),
         proposals_outside_support=int(meta["proposals_outside_support"]),
         wall_time_s=float(meta["wall_time_s"]),
         wall_time_total_s=float(meta["wall_time_total_s"]),
@@ -552,6 +596,7 @@ class _Run:
     batch_size: int
     max_evaluations: int
     evaluations: int = 0
+    prunes: bool = False
     best_theta: np.ndarray = field(default_factory=lambda: np.empty((0, 0)))
     best_rho: np.ndarray = field(default_factory=lambda: np.empty(0))
 
@@ -559,12 +604,29 @@ class _Run:
         """Evaluations still allowed."""
         return self.max_evaluations - self.evaluations
 
-    def simulate_batch(self, theta: np.ndarray) -> np.ndarray:
-        """Simulate θ (B, d) with the next B evaluation indices; returns η' (B, k)."""
+    def cut(self, tolerance: float) -> float:
+        """ρ above which a candidate can neither pass ``tolerance`` nor enter the best set."""
+        best_full = len(self.best_rho) >= self.particles
+        return max(tolerance, float(self.best_rho[-1])) if best_full else math.inf
+
+    def simulate_batch(self, theta: np.ndarray, tolerance: float = math.inf) -> np.ndarray:
+        """Simulate θ (B, d) with the next B evaluation indices; returns η' (B, k).
+
+        A pruning simulator is told to drop candidates whose ρ bound exceeds ``cut(tolerance)``
+        (their remaining components are NaN).
+        """
         index = np.arange(self.evaluations, self.evaluations + len(theta), dtype=np.int64)
-        eta = np.asarray(self.simulate(theta, index), dtype=np.float64)
+        cut = self.cut(tolerance)
+        if self.prunes and math.isfinite(cut):
+
+            def prune(eta: np.ndarray) -> np.ndarray:
+                return discrepancy_lower_bound(eta, self.target) <= cut
+
+            eta = self.simulate(theta, index, prune=prune)
+        else:
+            eta = self.simulate(theta, index)
         self.evaluations += len(theta)
-        return eta
+        return np.asarray(eta, dtype=np.float64)
 
     def score(self, theta: np.ndarray, eta: np.ndarray) -> np.ndarray:
         """ρ (B,) of simulated η' (non-finite → inf); keeps the P lowest-ρ candidates seen."""
@@ -588,12 +650,17 @@ class _Fill:
     count: int = 0
     passed: int = 0
     evaluations: int = 0
+    components: int = 0
 
-    def add(self, theta: np.ndarray, rho: np.ndarray) -> int:
-        """Accept the first passing candidates, in candidate order; returns how many."""
+    def add(self, theta: np.ndarray, rho: np.ndarray, components: int) -> int:
+        """Accept the first passing candidates, in candidate order; returns how many.
+
+        ``components`` is the number of η components simulated for these candidates.
+        """
         ok = np.flatnonzero(rho <= self.tolerance)
         self.passed += len(ok)
         self.evaluations += len(rho)
+        self.components += components
         take = ok[: self.need - self.count]
         self.theta.append(theta[take])
         self.rho.append(rho[take])
@@ -667,7 +734,7 @@ def _pilot(run: _Run, prior: _Prior, rng: np.random.Generator, size: int, margin
         theta = np.asarray(prior.sample(rng, min(run.batch_size, n - start)), dtype=np.float64)
         eta = run.simulate_batch(theta)
         etas.append(eta)
-        pilot.add(theta, run.score(theta, eta))
+        pilot.add(theta, run.score(theta, eta), eta.size)
     if etas:
         check_reachable(run.target, np.concatenate(etas), margin)
     return pilot
@@ -689,7 +756,7 @@ def _run_generation(
     nu = None
     if not gens:
         if pilot is not None:
-            fill.add(np.concatenate(pilot.theta), np.concatenate(pilot.rho))
+            fill.add(np.concatenate(pilot.theta), np.concatenate(pilot.rho), pilot.components)
 
         def propose(n: int) -> np.ndarray:
             return np.asarray(prior.sample(rng, n), dtype=np.float64)
@@ -701,7 +768,9 @@ def _run_generation(
         bar.update(fill.count)
         while not fill.full and run.budget_left() > 0:
             theta = propose(min(run.batch_size, run.budget_left()))
-            bar.update(fill.add(theta, run.score(theta, run.simulate_batch(theta))))
+            eta = run.simulate_batch(theta, tolerance)
+            simulated = int(np.count_nonzero(~np.isnan(eta)))
+            bar.update(fill.add(theta, run.score(theta, eta), simulated))
             rate = fill.passed / max(fill.evaluations, 1)
             bar.set_postfix(tol=f"{tolerance:.3g}", acc=f"{rate:.3g}", evals=run.evaluations)
     if not fill.full:
@@ -720,6 +789,7 @@ def _run_generation(
         evaluations=fill.evaluations,
         evaluations_total=run.evaluations,
         passed=fill.passed,
+        components_simulated=fill.components,
         proposals_outside_support=outside[0],
         wall_time_s=time.perf_counter() - t0,
         wall_time_total_s=0.0,
@@ -738,6 +808,14 @@ def _param_names(param_names: Sequence[str] | None, dim: int) -> tuple[str, ...]
     if param_names:
         return tuple(param_names)
     return PARAM_NAMES if dim == 4 else tuple(f"theta_{j}" for j in range(dim))
+
+
+def _accepts_prune(simulate: Simulator) -> bool:
+    """Whether ``simulate`` takes the keyword ``prune`` (module docstring)."""
+    try:
+        return "prune" in inspect.signature(simulate).parameters
+    except (TypeError, ValueError):  # callables without an inspectable signature
+        return False
 
 
 def _check_arguments(
@@ -777,7 +855,8 @@ def abc_pmc(
 
     Args:
         simulate: ``simulate(theta (B, d), evaluation_index (B,) int64) -> eta (B, k)``; η must
-            be positive. The index numbers every candidate of the run from 0, for seeding.
+            be positive. The index numbers every candidate of the run from 0, for seeding. A
+            keyword ``prune`` in its signature enables pruning (module docstring).
         target: target η, shape (k,), each component in (0, 1).
         prior_sampler: ``prior_sampler(rng, n) -> (n, d)`` draws from the prior.
         prior_density: π(θ) for (n, d) → (n,) (any constant factor; 0 outside the support).
@@ -823,6 +902,7 @@ def abc_pmc(
     }
     sig = _signature(settings, signature)
     run = _Run(simulate, target, particles, batch_size, max_evaluations)
+    run.prunes = _accepts_prune(simulate)
     out = Path(out_dir) if out_dir is not None else None
     gens = _resume(out, sig) if out is not None else []
     if gens:
@@ -866,10 +946,12 @@ def abc_pmc(
 def _log_generation(gen: Generation) -> None:
     """One log line per completed generation."""
     logger.info(
-        "generation %d: tolerance %.4g %%, %d evaluations, acceptance %.3g, ESS %.1f, %.1f s",
+        "generation %d: tolerance %.4g %%, %d evaluations (%.2f components simulated per "
+        "evaluation), acceptance %.3g, ESS %.1f, %.1f s",
         gen.index,
         gen.tolerance,
         gen.evaluations,
+        gen.components_simulated / max(gen.evaluations, 1),
         gen.acceptance_rate,
         gen.ess,
         gen.wall_time_s,
@@ -918,6 +1000,8 @@ def cnn_simulator(
     time, with torch FFTs on CUDA and with scipy's (faster there) on the CPU, the two giving the
     same structures (:mod:`spinodoid.structure`); their 2×2×2 block counts go through the CNN for
     the three axes in batched forward passes (:func:`spinodoid.model.predict_eta_all_axes`).
+    Given ``prune`` (module docstring), it predicts x, then y and z only for the candidates
+    ``prune`` keeps (:func:`spinodoid.model.predict_eta_pruned`).
 
     Args:
         model_path: checkpoint written by :func:`spinodoid.model.save_checkpoint`; its meta gives
@@ -928,12 +1012,18 @@ def cnn_simulator(
         bf16: bf16 autocast of the CNN on CUDA (ignored on the CPU).
 
     Returns:
-        ``simulate(theta (B, 4) float64, evaluation_index (B,) int64) -> eta (B, 3) float64``.
+        ``simulate(theta (B, 4) float64, evaluation_index (B,) int64, prune=None) -> eta (B, 3)
+        float64``.
     """
     import torch
 
     from spinodoid.data import block_counts
-    from spinodoid.model import load_model, predict_eta_all_axes, resolve_device
+    from spinodoid.model import (
+        load_model,
+        predict_eta_all_axes,
+        predict_eta_pruned,
+        resolve_device,
+    )
     from spinodoid.structure import generate_structure, generate_structures_torch
 
     dev = resolve_device(device)
@@ -950,14 +1040,27 @@ def cnn_simulator(
             )
         return generate_structures_torch(theta, seeds, size, dev)
 
-    def simulate(theta: np.ndarray, evaluation_index: np.ndarray) -> np.ndarray:
+    def predict(counts: torch.Tensor, prune: Callable | None) -> torch.Tensor:
+        if prune is None:
+            return predict_eta_all_axes(model, counts, dev, batch_size=3 * chunk, bf16=bf16)
+
+        def keep(eta: torch.Tensor) -> np.ndarray:
+            return np.asarray(prune(eta.numpy()), dtype=bool)
+
+        return predict_eta_pruned(model, counts, keep, dev, batch_size=chunk, bf16=bf16)
+
+    def simulate(
+        theta: np.ndarray,
+        evaluation_index: np.ndarray,
+        prune: Callable[[np.ndarray], np.ndarray] | None = None,
+    ) -> np.ndarray:
         seeds = evaluation_seeds(base_seed, evaluation_index)
         out = []
         for start in range(0, len(theta), chunk):
             part = slice(start, start + chunk)
             with torch.inference_mode():
                 counts = block_counts(structures(theta[part], seeds[part]))
-                eta = predict_eta_all_axes(model, counts, dev, batch_size=3 * chunk, bf16=bf16)
+                eta = predict(counts, prune)
             out.append(eta.double().cpu().numpy())
         return np.concatenate(out) if out else np.empty((0, 3))
 

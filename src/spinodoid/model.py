@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import os
 import pickle
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +31,7 @@ __all__ = [
     "load_model",
     "predict_eta",
     "predict_eta_all_axes",
+    "predict_eta_pruned",
     "resolve_device",
     "save_checkpoint",
 ]
@@ -317,3 +318,49 @@ def predict_eta_all_axes(
             out.append(eta.reshape(3, -1).T)
     model.train(was_training)
     return torch.cat(out) if out else torch.empty(0, 3, device=dev)
+
+
+def predict_eta_pruned(
+    model: SpinodoidCNN,
+    counts: torch.Tensor,
+    keep: Callable[[torch.Tensor], torch.Tensor],
+    device: str | torch.device | None = None,
+    batch_size: int = 64,
+    bf16: bool = True,
+) -> torch.Tensor:
+    """CNN η along x, then y, then z, each axis only for the structures ``keep`` still wants.
+
+    After the x pass and after the y pass, ``keep(eta)`` sees the η so far (float64, shape
+    (B, 3), NaN where not predicted) and returns a bool mask (B,) of the rows worth predicting
+    further; a row it drops keeps NaN in the later columns. With a ``keep`` that always says
+    True this is :func:`predict_eta_all_axes` in three passes. ABC-PMC uses it to stop
+    predicting a candidate whose discrepancy is already known to exceed the tolerance.
+
+    Parameters
+    ----------
+    model, device, bf16
+        As in :func:`predict_eta`.
+    counts
+        uint8 block counts, shape (B, n, n, n), axes (x, y, z).
+    keep
+        Row-wise test on η so far: (B, 3) float64 CPU tensor → (B,) bool.
+    batch_size
+        Samples per forward pass.
+
+    Returns
+    -------
+    torch.Tensor
+        float64 η, shape (B, 3), columns (x, y, z), on the CPU; NaN where not predicted.
+    """
+    _check_counts(model, counts)
+    eta = torch.full((len(counts), 3), float("nan"), dtype=torch.float64)
+    active = torch.ones(len(counts), dtype=torch.bool)
+    for axis in range(3):
+        rows = torch.nonzero(active)[:, 0]
+        if len(rows) == 0:
+            break
+        part = counts[rows.to(counts.device)]
+        eta[rows, axis] = predict_eta(model, part, axis, device, batch_size, bf16).double().cpu()
+        if axis < 2:
+            active &= torch.as_tensor(keep(eta), dtype=torch.bool)
+    return eta
