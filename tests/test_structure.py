@@ -9,6 +9,7 @@ from spinodoid.structure import (
     gaussian_random_field,
     generate_structure,
     generate_structures_torch,
+    kth_smallest_torch,
     level_set,
     level_set_torch,
     refine_level_set,
@@ -120,6 +121,45 @@ def test_torch_backend_matches_numpy_except_near_the_threshold():
         assert differ.sum() <= near_threshold.sum() and differ.sum() < 10
 
 
+def _rows_to_select_from(generator) -> list:
+    """Rows that stress an exact select: Gaussian, heavy ties, constant, a tiny span, one value."""
+    import torch
+
+    return [
+        torch.randn(3, 4000, generator=generator),
+        torch.randint(-3, 4, (2, 777), generator=generator).float(),
+        torch.full((2, 500), 1.5),
+        torch.randn(2, 1000, generator=generator) * 1e-30,
+        torch.randn(1, 1, generator=generator),
+    ]
+
+
+def _check_kth_smallest(device: str) -> None:
+    import torch
+
+    generator = torch.Generator().manual_seed(0)
+    for values in _rows_to_select_from(generator):
+        rows, n = values.shape
+        for rank in (
+            torch.zeros(rows, dtype=torch.int64),
+            torch.full((rows,), n - 1),
+            torch.randint(0, n, (rows,), generator=generator),
+        ):
+            want = values.sort(dim=1).values.gather(1, rank[:, None])[:, 0]
+            got = kth_smallest_torch(values.to(device), rank.to(device)).cpu()
+            assert torch.equal(got, want), (values[:, :4], rank)
+
+
+def test_kth_smallest_equals_the_sorted_rows():
+    _check_kth_smallest("cpu")
+
+
+def test_torch_threshold_gives_the_exact_porosity():
+    fields = level_set_torch(np.array([THETA, (0.2, 0.1, 0.08, 0.45)]), [3, 4], 48, "cpu")
+    pores = (fields < 0).reshape(2, -1).sum(dim=1).tolist()
+    assert pores == [round(THETA[3] * 48**3), round(0.45 * 48**3)]
+
+
 def test_refined_level_set_interpolates_the_coarse_samples():
     coarse = level_set(THETA, 2, 24)
     fine = refine_level_set(coarse, 2)
@@ -139,3 +179,8 @@ def test_cuda_backend_matches_numpy_except_near_the_threshold():
         differ = voxels[b] != (reference >= 0)
         assert np.all(np.abs(reference[differ]) < 5e-5)
         assert differ.sum() < 20
+
+
+@pytest.mark.cuda
+def test_cuda_kth_smallest_equals_the_sorted_rows():
+    _check_kth_smallest("cuda")

@@ -37,6 +37,7 @@ __all__ = [
     "white_noise_torch",
     "level_set_torch",
     "generate_structures_torch",
+    "kth_smallest_torch",
 ]
 
 _GOLDEN = 0x9E3779B97F4A7C15
@@ -278,6 +279,51 @@ def _filters_torch(a, size: int, device):
     return amplitude.to(torch.float32), (1.0 / torch.sqrt(variance)).to(torch.float32)
 
 
+_SELECT_BUCKETS = 4096  # value buckets of kth_smallest_torch (~1e-3 of a GRF per bucket)
+
+
+def kth_smallest_torch(values, rank):
+    """``sort(values[r])[rank[r]]`` for every row r, without sorting the rows.
+
+    Exact (the same value as ``torch.sort``, ties included): a weakly monotone map sends each
+    value to one of 4096 equal-width buckets between its row's min and max, one bincount finds
+    the bucket holding the rank, and only that bucket's values (about 1e-3 of a Gaussian row)
+    are sorted. A device sort of the whole rows costs ~100 bytes of memory traffic per value;
+    this costs ~30.
+
+    Args:
+        values: float tensor (R, n), finite.
+        rank: int64 tensor (R,) on the same device, 0 ≤ rank < n.
+
+    Returns:
+        Tensor (R,) of the dtype of ``values``.
+    """
+    import torch
+
+    rows, buckets = values.shape[0], _SELECT_BUCKETS
+    low = values.amin(dim=1, keepdim=True)
+    scale = buckets / (values.amax(dim=1, keepdim=True) - low)
+    scale = torch.where(torch.isfinite(scale), scale, 0.0)  # a constant row: one bucket
+    bucket = ((values - low) * scale).to(torch.int32).clamp_(0, buckets - 1)
+    offset = torch.arange(rows, device=values.device, dtype=torch.int32)[:, None] * buckets
+    counts = torch.bincount((bucket + offset).reshape(-1), minlength=rows * buckets)
+    counts = counts.reshape(rows, buckets)
+    cumulative = counts.cumsum(dim=1)
+    chosen = (cumulative <= rank[:, None]).sum(dim=1, keepdim=True)  # holds the rank-th value
+    per_row = counts.gather(1, chosen)[:, 0]
+    below = cumulative.gather(1, chosen)[:, 0] - per_row
+    inside = values[bucket == chosen.to(torch.int32)]  # row-major: row 0's values first
+    row_of = torch.repeat_interleave(torch.arange(rows, device=values.device), per_row)
+    position = torch.arange(len(inside), device=values.device) - torch.repeat_interleave(
+        per_row.cumsum(0) - per_row, per_row
+    )
+    padded = torch.full(
+        (rows, int(per_row.max())), torch.inf, dtype=values.dtype, device=values.device
+    )
+    padded[row_of, position] = inside
+    return padded.sort(dim=1).values.gather(1, (rank - below)[:, None])[:, 0]
+
+
 def level_set_torch(thetas, seeds, size: int, device, chunk: int = 16):
     """Batched :func:`level_set` on a torch device: float32 ``(B, N, N, N)``, pore where < 0.
 
@@ -308,8 +354,7 @@ def level_set_torch(thetas, seeds, size: int, device, chunk: int = 16):
         field *= scale[:, None, None, None]
         flat = field.reshape(stop - start, -1)
         # T is the (n_pore + 1)-th smallest value, as in the numpy path (eq. 2).
-        rank = torch.as_tensor(n_pore[start:stop], device=device)[:, None]
-        threshold = torch.sort(flat, dim=1).values.gather(1, rank)[:, 0]
+        threshold = kth_smallest_torch(flat, torch.as_tensor(n_pore[start:stop], device=device))
         fields[start:stop] = field - threshold[:, None, None, None]
     return fields
 
