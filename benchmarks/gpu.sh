@@ -16,7 +16,7 @@ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
 step() { echo; echo "=== $*"; timeout 150 "$@" 2>&1 | tee -a "$out/gpu.log"; }
 step python3 -m pytest -q -m cuda -p no:cacheprovider tests/test_structure.py tests/test_lbm.py tests/test_data.py tests/test_model.py tests/test_train.py tests/test_abc.py
 step python3 benchmarks/lbm.py --arch cuda
-step python3 benchmarks/structures.py --device cuda --batch 32 --repeats 3
+step python3 benchmarks/structures.py --device cuda --batch 32 --repeats 3 --profile
 step python3 benchmarks/abc.py --device cuda --batches 64 --evaluations 512 --compile
 step python3 benchmarks/train.py --devices cuda --steps 30
 step python3 benchmarks/refinement.py --arch cuda --sizes 96 --cases theta_hat_1 --out "$out"

@@ -479,7 +479,8 @@ def test_cnn_simulator_uses_one_fresh_seed_per_evaluation(checkpoint):
     np.testing.assert_allclose(x_only[:, 0], eta[:, 0], rtol=1e-6)
     np.testing.assert_allclose(x_only[1], eta[1], rtol=1e-6)
     assert np.isnan(x_only[[0, 2], 1:]).all()
-    assert len(kept) == 3  # chunks of 2: after x and y for the first, after x for the second
+    assert len(kept) == 2  # after x and after y, for the whole call (not per chunk of 2)
+    assert np.isnan(kept[0][:, 1:]).all() and np.isnan(kept[1][[0, 2], 1:]).all()
 
 
 def test_run_design_writes_outputs_and_is_reproducible(checkpoint, tmp_path):

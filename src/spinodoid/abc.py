@@ -998,8 +998,9 @@ def cnn_simulator(
     Candidate ``k`` of the run gets the structure seed ``evaluation_seeds(base_seed, k)``, so a
     design run is reproducible from ``base_seed``. Structures are generated ``chunk_size`` at a
     time, with torch FFTs on CUDA and with scipy's (faster there) on the CPU, the two giving the
-    same structures (:mod:`spinodoid.structure`); their 2×2×2 block counts go through the CNN for
-    the three axes in batched forward passes (:func:`spinodoid.model.predict_eta_all_axes`).
+    same structures (:mod:`spinodoid.structure`); the 2×2×2 block counts of the whole call go
+    through the CNN for the three axes in forward passes of ``3 · chunk_size`` samples
+    (:func:`spinodoid.model.predict_eta_all_axes`).
     Given ``prune`` (module docstring), it predicts x, then y and z only for the candidates
     ``prune`` keeps (:func:`spinodoid.model.predict_eta_pruned`).
 
@@ -1047,22 +1048,28 @@ def cnn_simulator(
         def keep(eta: torch.Tensor) -> np.ndarray:
             return np.asarray(prune(eta.numpy()), dtype=bool)
 
-        return predict_eta_pruned(model, counts, keep, dev, batch_size=chunk, bf16=bf16)
+        return predict_eta_pruned(model, counts, keep, dev, batch_size=3 * chunk, bf16=bf16)
 
     def simulate(
         theta: np.ndarray,
         evaluation_index: np.ndarray,
         prune: Callable[[np.ndarray], np.ndarray] | None = None,
     ) -> np.ndarray:
+        if len(theta) == 0:
+            return np.empty((0, 3))
         seeds = evaluation_seeds(base_seed, evaluation_index)
-        out = []
-        for start in range(0, len(theta), chunk):
-            part = slice(start, start + chunk)
-            with torch.inference_mode():
-                counts = block_counts(structures(theta[part], seeds[part]))
-                eta = predict(counts, prune)
-            out.append(eta.double().cpu().numpy())
-        return np.concatenate(out) if out else np.empty((0, 3))
+        with torch.inference_mode():
+            # all block counts first (1/8 byte per voxel), so that the passes pruning leaves
+            # for y and z still see the survivors of the whole batch together
+            counts = torch.cat(
+                [
+                    block_counts(
+                        structures(theta[start : start + chunk], seeds[start : start + chunk])
+                    )
+                    for start in range(0, len(theta), chunk)
+                ]
+            )
+            return predict(counts, prune).double().cpu().numpy()
 
     return simulate
 
