@@ -37,6 +37,10 @@ skips the remaining components of that candidate and returns NaN for them. Such 
 could neither pass τ_t nor enter the best-so-far set, so the run (particles, weights, ρ,
 evaluation counts, best particles) is the same as without pruning; only the number of
 simulated components (``components_simulated``) drops. It still counts as one evaluation.
+"The same" holds bit for bit for a simulator whose η' of a candidate does not depend on the
+other rows of its call. The CNN's float32 forward passes do, in the last bits, because pruning
+changes which structures share a pass: on the demo model, a 9-generation run gave the same
+particles and weights in every generation and ρ within 6e-6 % of the unpruned run.
 
 Unreachable targets
 -------------------
@@ -901,8 +905,9 @@ def abc_pmc(
         "param_names": list(names),
     }
     sig = _signature(settings, signature)
-    run = _Run(simulate, target, particles, batch_size, max_evaluations)
-    run.prunes = _accepts_prune(simulate)
+    run = _Run(
+        simulate, target, particles, batch_size, max_evaluations, prunes=_accepts_prune(simulate)
+    )
     out = Path(out_dir) if out_dir is not None else None
     gens = _resume(out, sig) if out is not None else []
     if gens:

@@ -12,7 +12,9 @@ A structure is defined bit for bit by ``(theta, seed, size)``:
    scaled to unit variance (a monotone rescaling that changes no voxel).
 3. Threshold at the ε-quantile ``T`` (eq. 2): solid ``1`` where ``Ψ ≥ T``, pore ``0`` where
    ``Ψ < T``; exactly ``round(ε N³)`` voxels are pore (up to exact ties, which have probability
-   zero).
+   zero). numpy finds ``T`` with ``np.partition``, torch with an exact bucket select
+   (:func:`kth_smallest_torch`); both give the order statistic itself, not an interpolated
+   quantile.
 
 FFTs run in float32 (``scipy.fft`` on the CPU, ``torch.fft`` on a device); the two backends agree
 except for voxels whose ``Ψ`` lies within float rounding of ``T``.
