@@ -17,6 +17,15 @@ row it is compared with solves the same lateral condition. taufactor 1.2.1 impor
 (and some installs pyvista) at import time only for notebook plotting; where those packages
 are missing (the GPU machine), minimal stand-in modules are registered in ``sys.modules``
 before importing it, so the solver itself runs unchanged.
+
+``--equal-accuracy N`` compares the two at the same *accuracy* rather than on the same voxels,
+x direction, zero-flux lateral faces (TauFactor's), θ̂₁ with a·192/N, seed 1 (the refinement
+study's structure, docs/lbm.md). The sub-voxel LBM solves the base grid and its 2× spectral
+refinement, whose order-2 extrapolation gives the reference η∞; TauFactor solves the staircase
+of the same level set at 1×, 2×, 3× (refined as in ``benchmarks/refinement.py``). Printed: each
+solve's deviation from η∞ and its time, and the time TauFactor would need to match the
+sub-voxel LBM's base-grid deviation, from power laws in the factor fitted to its 2× and 3×
+solves (error ∝ factor^−p, time ∝ factor^q).
 """
 
 import argparse
@@ -30,6 +39,7 @@ import numpy as np
 import taichi as ti
 
 from spinodoid import lbm
+from spinodoid.diffusivity import refined_transport_first
 from spinodoid.structure import level_set
 
 THETA_HAT_1 = (0.092, 0.135, 0.245, 0.666)  # the paper's case-1 design (SPEC §5)
@@ -116,23 +126,69 @@ def import_taufactor():
 def bench_taufactor(size: int, axes, arch: str, lbm_seconds: float) -> None:
     """TauFactor on the same voxels and device; prints its time and the LBM/TauFactor ratio."""
     try:
-        taufactor = import_taufactor()
+        import_taufactor()
     except ImportError as error:
         print(f"  TauFactor not importable ({error}); no comparison")
         return
     solid, _ = structure_batch(size, axes)
     device = "cuda" if arch == "cuda" else "cpu"
-    t0 = time.perf_counter()
-    taus = []
-    for pore in solid == 0:
-        solver = taufactor.Solver(pore.astype(np.float32), device=device)
-        solver.solve(verbose=False, conv_crit=1e-4, iter_limit=100_000)
-        taus.append(float(np.asarray(solver.tau).ravel()[0]))
-    seconds = time.perf_counter() - t0
-    eta = [float(1 - s.mean()) / t for s, t in zip(solid, taus, strict=True)]
+    solves = [taufactor_eta(pore, device) for pore in solid == 0]
+    eta = [e for e, _ in solves]
+    seconds = sum(t for _, t in solves)
     print(
         f"  TauFactor {device} (conv_crit 1e-4): eta {np.round(eta, 4)} {seconds:.2f} s;"
         f" LBM/TauFactor time ratio {lbm_seconds / seconds:.3f}",
+        flush=True,
+    )
+
+
+def taufactor_eta(pore: np.ndarray, device: str) -> tuple[float, float]:
+    """η of a pore mask (transport axis first) by TauFactor, and its wall time (s)."""
+    taufactor = import_taufactor()
+    t0 = time.perf_counter()
+    solver = taufactor.Solver(pore.astype(np.float32), device=device)
+    solver.solve(verbose=False, conv_crit=1e-4, iter_limit=100_000)
+    tau = float(np.asarray(solver.tau).ravel()[0])
+    return float(pore.mean()) / tau, time.perf_counter() - t0
+
+
+def bench_equal_accuracy(size: int, arch: str, factors=(1, 2, 3)) -> None:
+    """Sub-voxel LBM vs staircase TauFactor at the same deviation from η∞ (module docstring)."""
+    theta = np.array(THETA_HAT_1)
+    theta[:3] *= 192 / size
+    psi = level_set(theta, 1, size)
+    device = "cuda" if arch == "cuda" else "cpu"
+    subvoxel = {}
+    for factor in (1, 2):
+        batch = refined_transport_first(psi, (0,), factor)
+        run = lbm.lbm_diffusivity(None, level_set=batch, lateral="zero_flux", arch=arch)
+        subvoxel[factor] = (float(run.eta[0]), run.seconds)
+    reference = subvoxel[2][0] + (subvoxel[2][0] - subvoxel[1][0]) / (2**2 - 1)
+    if min(subvoxel[1][0], reference) <= 0:
+        print(f"N={size}: the pore space does not connect in x with zero-flux sides; no comparison")
+        return
+    print(f"N={size} {arch}, x, zero-flux sides: eta_inf {reference:.5f} (sub-voxel 1x, 2x, p=2)")
+    for factor, (eta, seconds) in subvoxel.items():
+        print(
+            f"  LBM sub-voxel {factor}x: eta {eta:.5f} ({eta / reference - 1:+.2%}) {seconds:.2f} s"
+        )
+    staircase = {}
+    for factor in factors:
+        pore = refined_transport_first(psi, (0,), factor)[0] < 0
+        eta, seconds = taufactor_eta(pore, device)
+        staircase[factor] = (abs(eta / reference - 1), seconds)
+        deviation = f"{eta / reference - 1:+.2%}"
+        print(f"  TauFactor staircase {factor}x: eta {eta:.5f} ({deviation}) {seconds:.2f} s")
+    (r2, (e2, t2)), (r3, (e3, t3)) = list(staircase.items())[-2:]
+    p = np.log(e2 / e3) / np.log(r3 / r2)
+    q = np.log(t3 / t2) / np.log(r3 / r2)
+    target, lbm_seconds = abs(subvoxel[1][0] / reference - 1), subvoxel[1][1]
+    needed = r3 * (e3 / target) ** (1 / p)
+    seconds = t3 * (needed / r3) ** q
+    print(
+        f"  TauFactor needs ~{needed:.1f}x refinement for the sub-voxel LBM's {target:.2%}"
+        f" (error ~ factor^-{p:.2f}, time ~ factor^{q:.2f}): ~{seconds:.0f} s,"
+        f" {seconds / lbm_seconds:.0f}x the LBM's {lbm_seconds:.2f} s",
         flush=True,
     )
 
@@ -143,8 +199,14 @@ def main() -> None:
     parser.add_argument("--sizes", nargs="+", type=int, default=None)
     parser.add_argument("--bandwidth", type=float, default=None, help="nominal GB/s")
     parser.add_argument("--no-taufactor", action="store_true")
+    parser.add_argument(
+        "--equal-accuracy", type=int, metavar="N", help="only the equal-accuracy comparison"
+    )
     args = parser.parse_args()
     lbm.init_backend(args.arch)
+    if args.equal_accuracy:
+        bench_equal_accuracy(args.equal_accuracy, args.arch)
+        return
     sizes = args.sizes or ([64, 96] if args.arch == "cpu" else [192, 576])
     nominal = args.bandwidth or (20.0 if args.arch == "cpu" else 3350.0)
     for size in sizes:
