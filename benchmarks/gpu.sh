@@ -20,3 +20,4 @@ step python3 benchmarks/structures.py --device cuda --batch 32 --repeats 3 --pro
 step python3 benchmarks/abc.py --device cuda --batches 64 --evaluations 512 --compile
 step python3 benchmarks/train.py --devices cuda --steps 30
 step python3 benchmarks/refinement.py --arch cuda --sizes 96 --cases theta_hat_1 --out "$out"
+step python3 benchmarks/lbm.py --arch cuda --equal-accuracy 96
