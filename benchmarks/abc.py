@@ -11,14 +11,14 @@ of the paper's two cases (~130 000 and ~1.5 M evaluations; paper: 6.2 h and 69 h
 Pruned evaluations (spinodoid.abc, "Pruned evaluations"): the simulator predicts y only for the
 candidates still able to pass after x, and z only for those still able after y. How many survive
 depends on the run; ``--survive X Y`` sets the fractions of candidates that go on to y and to z
-(default: a whole measured design run, docs/performance.md), and the
-"pruned" rates are measured with exactly those fractions.
+(default: a whole measured design run, docs/performance.md), and the "pruned" rates are measured
+with exactly those fractions.
 
 On CUDA, ``--compile`` adds a variant with the network compiled by ``torch.compile`` (minutes of
 compilation, so it is off by default).
 
 Usage: python benchmarks/abc.py [--size 192] [--device cpu|cuda] [--batches 1 8]
-       [--evaluations 16] [--survive 0.6 0.3] [--compile] [--json OUT.json]
+       [--evaluations 16] [--survive 0.30 0.16] [--compile] [--json OUT.json]
 """
 
 from __future__ import annotations
@@ -86,7 +86,8 @@ def _oriented_input(counts: torch.Tensor, device: torch.device) -> torch.Tensor:
 
 def _cuda_cnn_variants(model: SpinodoidCNN, counts, device, compile_: bool) -> dict:
     """Seconds per structure of the CNN forward passes on CUDA: channels-last with cuDNN
-    autotuning in bf16 and fp16, and (``compile_``) the bf16 one compiled by torch.compile."""
+    autotuning in bf16 and fp16, and (``compile_``) both again with the network compiled by
+    torch.compile."""
     batch = len(counts)
     torch.backends.cudnn.benchmark = True
     tuned = copy.deepcopy(model).to(memory_format=torch.channels_last_3d)
