@@ -419,6 +419,19 @@ def test_generation_files_roundtrip_and_resume(tmp_path):
     ]
 
 
+def test_generations_table_shows_passes_per_evaluation(tmp_path):
+    prior = Box(0.0, 1.0, 3)
+    result = _run(PruningGaussianLocation(prior), [0.3, 0.6, 0.45], prior, [100.0, 12.0, 5.0])
+    abc.write_design_outputs(result, tmp_path, {})
+    table = abc.generations_table(pd.read_csv(tmp_path / "generations.csv"))
+    assert list(table["generation"]) == [0, 1, 2]
+    assert list(table.columns[-3:]) == ["mean theta_0", "mean theta_1", "mean theta_2"]
+    passes = table["passes / evaluation"]
+    assert passes.iloc[0] == 3.0 and 1.0 <= passes.iloc[-1] < 2.0
+    expected = [g.components_simulated / g.evaluations for g in result.generations]
+    np.testing.assert_allclose(passes, expected)
+
+
 def test_write_design_outputs(tmp_path):
     prior = Box(0.0, 1.0, 4)
     result = _run(GaussianLocation(), [0.3, 0.6, 0.4, 0.5], prior, [100.0, 50.0], particles=40)

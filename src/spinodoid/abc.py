@@ -106,6 +106,7 @@ __all__ = [
     "discrepancy",
     "discrepancy_lower_bound",
     "evaluation_seeds",
+    "generations_table",
     "pmc_weights",
     "read_generations",
     "run_design",
@@ -1185,6 +1186,27 @@ def _summary_frame(result: ABCResult) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def generations_table(summary: pd.DataFrame) -> pd.DataFrame:
+    """The report's view of a generations.csv summary: one row per generation with τ (%),
+    evaluations, acceptance rate, η components simulated per evaluation (CNN passes, 3 without
+    pruning), ESS, wall time (s) and the weighted posterior mean of each parameter."""
+    names = [c.removeprefix("mean_") for c in summary.columns if c.startswith("mean_")]
+    table = pd.DataFrame(
+        {
+            "generation": summary["generation"],
+            "tolerance (%)": summary["tolerance"],
+            "evaluations": summary["evaluations"],
+            "acceptance": summary["acceptance_rate"],
+            "passes / evaluation": summary["components_simulated"] / summary["evaluations"],
+            "ESS": summary["ess"],
+            "wall time (s)": summary["wall_time_s"],
+        }
+    )
+    for name in names:
+        table[f"mean {name}"] = summary[f"mean_{name}"]
+    return table
+
+
 def _theta_hat_dict(result: ABCResult, info: Mapping[str, Any]) -> dict[str, Any]:
     """Contents of theta_hat.json: θ̂ by name, then run statistics."""
     names = result.param_names
@@ -1226,7 +1248,7 @@ def write_design_outputs(
       ``final_tolerance``, ``wall_time_s``, ``ess``, ``posterior_std`` and
       ``posterior_quantiles`` (probabilities 0.05 … 0.95 → value per parameter).
     - ``generations.csv``: one row per generation (tolerance, evaluations, acceptance rate,
-      wall time, ESS, weighted mean/std and ν of every parameter).
+      components simulated, wall time, ESS, weighted mean/std and ν of every parameter).
 
     Args:
         result: the run's result.

@@ -28,6 +28,7 @@ def get_final_output():
         "results/upscale/{target}.csv",
         "results/export/{target}.stl",
         "results/figures/{target}_posterior.png",
+        "results/design/{target}/generations.html",
         "results/figures/{target}_renders.png",
     ]
     return [

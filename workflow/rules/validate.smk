@@ -120,6 +120,27 @@ rule figure_posterior:
         "../../scripts/figure_posterior.py"
 
 
+rule report_generations:
+    input:
+        generations="results/design/{target}/generations.csv",
+    output:
+        html=report(
+            "results/design/{target}/generations.html",
+            caption="../report/generations.rst",
+            category="Inverse design",
+            subcategory="{target}",
+            labels={"target": "{target}", "table": "ABC-PMC generations"},
+        ),
+    log:
+        "logs/report_generations/{target}.log",
+    params:
+        target=lambda wildcards: TARGETS[wildcards.target],
+    conda:
+        "../../envs/cpu.yaml"
+    script:
+        "../../scripts/report_generations.py"
+
+
 rule figure_renders:
     input:
         theta_hat="results/design/{target}/theta_hat.json",

@@ -1,0 +1,22 @@
+"""Rule `report_generations`: one target's ABC-PMC generations as an HTML table."""
+
+import logging
+
+import pandas as pd
+
+from spinodoid.abc import generations_table
+from spinodoid.io import atomic_path
+from spinodoid.plotting import table_html
+
+logging.basicConfig(filename=snakemake.log[0], level=logging.INFO)
+
+table = generations_table(pd.read_csv(snakemake.input.generations))
+target = tuple(snakemake.params.target)
+title = f"{snakemake.wildcards.target}: ABC-PMC generations, target η = {target}"
+note = (
+    "Tolerance on ρ of eq. 10; passes / evaluation: CNN forward passes per candidate (3 unless "
+    "the candidate was pruned after x or y); means weighted by the particle weights."
+)
+tmp = atomic_path(snakemake.output.html)
+tmp.write_text(table_html(table, title, note), encoding="utf-8")
+tmp.rename(snakemake.output.html)
