@@ -644,6 +644,11 @@ class _Run:
         return rho
 
 
+def _simulated_components(eta: np.ndarray) -> int:
+    """η components a simulator computed: the entries of η' (B, k) that are not NaN."""
+    return int(np.count_nonzero(~np.isnan(eta)))
+
+
 @dataclass
 class _Fill:
     """Accepted particles of the generation being filled, and its counters."""
@@ -739,7 +744,7 @@ def _pilot(run: _Run, prior: _Prior, rng: np.random.Generator, size: int, margin
         theta = np.asarray(prior.sample(rng, min(run.batch_size, n - start)), dtype=np.float64)
         eta = run.simulate_batch(theta)
         etas.append(eta)
-        pilot.add(theta, run.score(theta, eta), eta.size)
+        pilot.add(theta, run.score(theta, eta), _simulated_components(eta))
     if etas:
         check_reachable(run.target, np.concatenate(etas), margin)
     return pilot
@@ -774,8 +779,7 @@ def _run_generation(
         while not fill.full and run.budget_left() > 0:
             theta = propose(min(run.batch_size, run.budget_left()))
             eta = run.simulate_batch(theta, tolerance)
-            simulated = int(np.count_nonzero(~np.isnan(eta)))
-            bar.update(fill.add(theta, run.score(theta, eta), simulated))
+            bar.update(fill.add(theta, run.score(theta, eta), _simulated_components(eta)))
             rate = fill.passed / max(fill.evaluations, 1)
             bar.set_postfix(tol=f"{tolerance:.3g}", acc=f"{rate:.3g}", evals=run.evaluations)
     if not fill.full:
