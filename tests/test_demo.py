@@ -5,6 +5,7 @@ there so the SLURM integration test can compare its outputs with this local run)
 """
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 IGNORE = shutil.ignore_patterns(
@@ -91,3 +93,96 @@ def test_demo_rerun_has_nothing_to_do_and_the_report_builds(demo_run):
     )
     assert report.returncode == 0, report.stderr[-3000:]
     assert (demo_run / "results/report.html").stat().st_size > 100_000
+
+
+# --- What a config edit reruns (a dry run on a copy of the finished demo) --------------------
+
+PER_TARGET_RULES = {
+    "design",
+    "validate",
+    "upscale",
+    "export",
+    "figure_posterior",
+    "report_generations",
+    "figure_renders",
+}
+
+
+@pytest.fixture(scope="module")
+def finished_demo(demo_run, tmp_path_factory) -> Path:
+    """A copy of the finished demo (results, logs and Snakemake's metadata, mtimes kept)."""
+    copy = tmp_path_factory.mktemp("finished") / "repo"
+    shutil.copytree(demo_run, copy, symlinks=True)
+    return copy
+
+
+def planned_jobs(repo: Path, edit) -> tuple[dict[str, int], set[str]]:
+    """Dry-run the demo config changed by ``edit(config)``; (jobs per rule, targets planned)."""
+    config = yaml.safe_load((repo / "config/demo.yaml").read_text())
+    edit(config)
+    edited = repo / "edited.yaml"
+    edited.write_text(yaml.safe_dump(config))
+    result = subprocess.run(
+        [SNAKEMAKE, "-n", "--configfile", str(edited)],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    text = result.stdout + result.stderr
+    jobs: dict[str, int] = {}
+    if "Job stats:" in text:
+        table = text.split("Job stats:", 1)[1].splitlines()[3:]
+        for line in table:
+            fields = line.split()
+            if len(fields) != 2 or not fields[1].isdigit() or fields[0] == "total":
+                break
+            jobs[fields[0]] = int(fields[1])
+    targets = set(re.findall(r"wildcards: target=([A-Za-z0-9_-]+)", text))
+    return jobs, targets
+
+
+def set_key(path: tuple[str, str], value):
+    def edit(config):
+        config[path[0]][path[1]] = value
+
+    return edit
+
+
+@pytest.mark.e2e
+def test_a_new_target_plans_only_its_own_jobs_and_the_reports(finished_demo):
+    def add_target(config):
+        config["targets"].append({"name": "film", "eta": [0.45, 0.5, 0.55]})
+
+    jobs, targets = planned_jobs(finished_demo, add_target)
+    assert targets == {"film"}
+    assert set(jobs) - {"all"} <= PER_TARGET_RULES | {"report_validation"}
+    assert {"design", "validate", "upscale"} <= set(jobs)
+    assert all(count == 1 for count in jobs.values()), jobs
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize(
+    ("path", "value"),
+    [
+        (("train", "num_workers"), 2),
+        (("train", "compile"), True),
+        (("train", "channels_last"), True),
+        (("train", "device"), "auto"),
+        (("design", "device"), "auto"),
+        (("simulate", "arch"), "cuda"),
+    ],
+)
+def test_where_a_job_runs_is_never_a_rerun_reason(finished_demo, path, value):
+    jobs, _ = planned_jobs(finished_demo, set_key(path, value))
+    assert jobs == {}, f"changing {'.'.join(path)} plans {jobs}"
+
+
+@pytest.mark.e2e
+def test_a_larger_training_split_plans_the_dataset_and_everything_after(finished_demo):
+    jobs, targets = planned_jobs(finished_demo, set_key(("dataset", "n_train"), 48))
+    assert {"sample", "simulate", "assemble", "train", "evaluate", "design", "validate"} <= set(
+        jobs
+    )
+    assert targets == {"case1"}

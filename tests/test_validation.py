@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 import torch
 
+from spinodoid.connectivity import is_bicontinuous
 from spinodoid.data import block_counts
 from spinodoid.model import SpinodoidCNN, predict_eta_all_axes
 from spinodoid.structure import generate_structure
@@ -21,7 +22,10 @@ from spinodoid.validation import (
     LBM_SUBVOXEL_BYTES_PER_CELL,
     PAPER_RESULTS,
     MemoryPlanError,
+    NotEnoughStructuresError,
+    ResumableRows,
     SolverSettings,
+    accepted_rows,
     check_memory,
     combined_table,
     derived_seeds,
@@ -259,3 +263,72 @@ def test_make_solver_calls_the_configured_solver_on_a_straight_channel():
     structure[:, 2:5, 3:6] = 0  # a 3 x 3 pore channel along x: η_x = porosity exactly
     solve = make_solver(SolverSettings(solver="fv", interface="voxel"))
     assert solve(structure, None, 0) == pytest.approx(9 / 64, rel=1e-6)
+
+
+# θ̂ whose structures at N = 24 percolate for some seeds only: seeds 0-11 give
+# rejected, rejected, accepted, rejected, rejected, rejected, accepted, rejected, ... (pore phase).
+SOMETIMES_DISCONNECTED = (0.15, 0.15, 0.3, 0.2)
+
+
+def test_validation_draws_fresh_seeds_until_enough_structures_are_accepted():
+    frame = validate_structures(SOMETIMES_DISCONNECTED, range(40), 24, porosity_solver, count=3)
+    accepted = accepted_rows(frame)
+    assert len(accepted) == 3
+    assert accepted["seed"].tolist() == [2, 6, 10]
+    assert frame["seed"].tolist() == list(range(11))  # stops at the third accepted structure
+    rejected = frame[~frame["accepted"]]
+    assert rejected[["eta_solver_x", "eta_solver_y", "eta_solver_z"]].isna().all().all()
+    for seed in rejected["seed"]:
+        assert not is_bicontinuous(generate_structure(SOMETIMES_DISCONNECTED, seed, 24))
+    summary = summarize(frame, (0.4, 0.5, 0.6), "solver")
+    assert (summary["structures"] == 3).all()
+    np.testing.assert_allclose(summary["mean"].iloc[0], accepted["porosity"].mean())
+
+
+def test_validation_refuses_when_the_seeds_run_out():
+    with pytest.raises(NotEnoughStructuresError, match="only 1 of 4 structures"):
+        validate_structures(SOMETIMES_DISCONNECTED, range(4), 24, porosity_solver, count=2)
+
+
+class KilledAfter:
+    """A solver that raises (as a killed job stops) after ``calls`` solves."""
+
+    def __init__(self, calls: int) -> None:
+        self.left = calls
+
+    def __call__(self, voxels, level_set, axis):
+        if self.left == 0:
+            raise KeyboardInterrupt
+        self.left -= 1
+        return porosity_solver(voxels, level_set, axis)
+
+
+def test_validation_resumes_from_the_rows_it_kept(tmp_path):
+    path = tmp_path / "rows.json"
+    signature = {"theta": list(SOMETIMES_DISCONNECTED), "size": 24}
+    with pytest.raises(KeyboardInterrupt):  # killed during the second accepted structure
+        validate_structures(
+            SOMETIMES_DISCONNECTED,
+            range(40),
+            24,
+            KilledAfter(4),
+            count=3,
+            rows=ResumableRows(path, signature),
+        )
+    kept = ResumableRows(path, signature).rows
+    assert [row["seed"] for row in kept] == [0, 1, 2, 3, 4, 5]
+    counting = RecordingSolver()
+    resumed = validate_structures(
+        SOMETIMES_DISCONNECTED,
+        range(40),
+        24,
+        counting,
+        count=3,
+        rows=ResumableRows(path, signature),
+    )
+    assert len(counting.calls) == 6  # seeds 6 and 10 only, three axes each
+    assert accepted_rows(resumed)["seed"].tolist() == [2, 6, 10]
+    assert resumed["eta_solver_x"].iloc[2] == pytest.approx(kept[2]["eta_solver_x"])
+    assert not list(tmp_path.glob(".*"))  # no temporary file left behind
+    other = ResumableRows(path, {**signature, "size": 32})
+    assert other.rows == []  # another job's rows are not reused

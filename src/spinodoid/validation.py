@@ -28,12 +28,14 @@ import time
 import zlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
 from spinodoid import AXES
+from spinodoid.connectivity import is_bicontinuous
 from spinodoid.diffusivity import effective_diffusivity
 from spinodoid.io import atomic_path
 from spinodoid.structure import level_set as grf_level_set
@@ -57,6 +59,9 @@ __all__ = [
     "make_solver",
     "solver_eta",
     "cnn_eta",
+    "NotEnoughStructuresError",
+    "ResumableRows",
+    "accepted_rows",
     "validate_structures",
     "upscale_structures",
     "summarize",
@@ -263,6 +268,64 @@ def _eta_columns(prefix: str, eta: np.ndarray) -> dict[str, np.ndarray]:
     return {f"eta_{prefix}_{axis}": eta[:, k] for k, axis in enumerate(AXES)}
 
 
+class ResumableRows:
+    """The per-structure rows of one validation or upscaling job, kept as they finish.
+
+    File format (JSON, rewritten through a temporary name and a rename after every structure, so
+    a killed job leaves the last complete state): ``{"signature": {...}, "rows": [{...}, ...]}``.
+    A file whose signature differs from the job's (another θ̂, size, solver or model) is ignored
+    and overwritten, so a resumed job only reuses rows that the same job would have computed.
+    Floats round-trip exactly (``json`` writes ``repr``; NaN as ``NaN``).
+    """
+
+    def __init__(self, path: str | os.PathLike[str], signature: Mapping[str, object]) -> None:
+        self.path = Path(path)
+        self.signature = json.loads(json.dumps(dict(signature)))
+        self.rows: list[dict[str, object]] = []
+        if self.path.exists():
+            stored = json.loads(self.path.read_text(encoding="utf-8"))
+            if stored.get("signature") == self.signature:
+                self.rows = list(stored["rows"])
+                log.info("resuming from %d rows in %s", len(self.rows), self.path)
+            else:
+                log.info("%s holds another job's rows; starting over", self.path)
+
+    def add(self, row: Mapping[str, object]) -> None:
+        """Append one row and write the file atomically."""
+        self.rows.append(dict(row))
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = atomic_path(self.path)
+        tmp.write_text(
+            json.dumps({"signature": self.signature, "rows": self.rows}), encoding="utf-8"
+        )
+        os.replace(tmp, self.path)
+
+
+class NotEnoughStructuresError(RuntimeError):
+    """Fewer structures at θ passed the acceptance rule than the job needs."""
+
+
+def _measure_one(
+    theta: Sequence[float], seed: int, size: int, solve: EtaSolver, model, device
+) -> dict[str, object]:
+    """One row of :func:`validate_structures` for one candidate seed."""
+    voxels, psi = _structure(theta, seed, size)
+    row: dict[str, object] = {"seed": int(seed), "porosity": float(1.0 - voxels.mean())}
+    accepted = is_bicontinuous(voxels)
+    start = time.perf_counter()
+    eta = solver_eta(voxels, psi, solve) if accepted else np.full(3, np.nan)
+    seconds = time.perf_counter() - start
+    row.update({f"eta_solver_{axis}": float(eta[k]) for k, axis in enumerate(AXES)})
+    if model is not None:
+        cnn = cnn_eta(model, voxels[None], device)[0] if accepted else np.full(3, np.nan)
+        row.update({f"eta_cnn_{axis}": float(cnn[k]) for k, axis in enumerate(AXES)})
+    if accepted:
+        log.info("seed %d: solver η %s (%.1f s)", seed, np.round(eta, 4), seconds)
+    else:
+        log.info("seed %d: rejected (a phase does not percolate in x, y and z)", seed)
+    return {**row, "solver_seconds": seconds, "accepted": bool(accepted)}
+
+
 def validate_structures(
     theta: Sequence[float],
     seeds: Sequence[int],
@@ -270,37 +333,62 @@ def validate_structures(
     solve: EtaSolver,
     model=None,
     device=None,
+    *,
+    count: int | None = None,
+    rows: ResumableRows | None = None,
 ) -> pd.DataFrame:
     """η by the solver (and the CNN when ``model`` is given) of structures at one θ.
 
+    Every structure is drawn under the dataset's acceptance rule
+    (:func:`spinodoid.connectivity.is_bicontinuous`: pore and solid percolate in x, y and z).
+    Candidate seeds are taken in order until ``count`` structures are accepted; a rejected
+    candidate is kept as a row with ``accepted`` False and NaN η, so the table records it.
+
     Args:
         theta: (a_x, a_y, a_z, ε), the design θ̂.
-        seeds: one structure seed per row.
+        seeds: candidate structure seeds, in the order they are tried.
         size: structure side N (the CNN's training size when a model is given).
         solve: the solver, e.g. :func:`make_solver`.
         model: a trained :class:`spinodoid.model.SpinodoidCNN` or None.
         device: torch device of the CNN.
+        count: accepted structures wanted (default: one per seed).
+        rows: where finished rows are kept; rows already there are reused, not recomputed.
 
     Returns:
-        One row per structure: ``seed``, ``porosity``, ``eta_solver_x/y/z``, then
-        ``eta_cnn_x/y/z`` when a model is given, and ``solver_seconds`` (wall time of the
-        three solves, s).
+        One row per candidate tried: ``seed``, ``porosity``, ``eta_solver_x/y/z``, then
+        ``eta_cnn_x/y/z`` when a model is given, ``solver_seconds`` (wall time of the three
+        solves, s) and ``accepted``.
+
+    Raises:
+        NotEnoughStructuresError: the seeds ran out before ``count`` structures were accepted.
     """
-    solver_rows, cnn_rows, porosity, seconds = [], [], [], []
-    for seed in tqdm(seeds, desc="validate", unit="structure"):
-        voxels, psi = _structure(theta, seed, size)
-        start = time.perf_counter()
-        solver_rows.append(solver_eta(voxels, psi, solve))
-        seconds.append(time.perf_counter() - start)
-        porosity.append(1.0 - voxels.mean())
-        if model is not None:
-            cnn_rows.append(cnn_eta(model, voxels[None], device)[0])
-        log.info("seed %d: solver η %s (%.1f s)", seed, np.round(solver_rows[-1], 4), seconds[-1])
-    frame = pd.DataFrame({"seed": np.asarray(seeds, dtype=np.int64), "porosity": porosity})
-    frame = frame.assign(**_eta_columns("solver", np.array(solver_rows).reshape(-1, 3)))
-    if model is not None:
-        frame = frame.assign(**_eta_columns("cnn", np.array(cnn_rows).reshape(-1, 3)))
-    return frame.assign(solver_seconds=seconds)
+    count = len(seeds) if count is None else int(count)
+    done = [] if rows is None else list(rows.rows)
+    accepted = sum(bool(row["accepted"]) for row in done)
+    progress = tqdm(total=count, initial=accepted, desc="validate", unit="structure")
+    for seed in seeds[len(done) :]:
+        if accepted >= count:
+            break
+        row = _measure_one(theta, int(seed), size, solve, model, device)
+        if rows is not None:
+            rows.add(row)
+        done.append(row)
+        accepted += bool(row["accepted"])
+        progress.update(int(row["accepted"]))
+    progress.close()
+    if accepted < count:
+        raise NotEnoughStructuresError(
+            f"only {accepted} of {len(done)} structures at theta = {np.round(theta, 4).tolist()} "
+            f"(N = {size}) have both phases percolating in x, y and z; {count} were needed"
+        )
+    return pd.DataFrame(done)
+
+
+def accepted_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    """The rows of :func:`validate_structures` that passed the acceptance rule."""
+    if "accepted" not in frame:
+        return frame
+    return frame[frame["accepted"].astype(bool)]
 
 
 def upscale_structures(
@@ -311,16 +399,21 @@ def upscale_structures(
     solve: EtaSolver,
     settings: SolverSettings,
     max_memory_gib: float,
+    *,
+    count: int | None = None,
+    rows: ResumableRows | None = None,
 ) -> pd.DataFrame:
-    """Solver η of structures of side ``size·factor`` at θ with a / factor (SPEC §6).
+    """Solver η of structures of side ``size·factor`` at θ with a / factor (paper, "Upscaling").
 
     The size is checked (:func:`upscaled_size`) and the memory planned (:func:`check_memory`)
-    before any structure is generated. Returns the columns of :func:`validate_structures`
-    without the CNN, plus ``size``.
+    before any structure is generated. Candidates, ``count`` and ``rows`` as in
+    :func:`validate_structures`; returns its columns without the CNN, plus ``size``.
     """
     big = upscaled_size(size, factor)
     check_memory(big, settings, max_memory_gib)
-    frame = validate_structures(upscaled_theta(theta, factor), seeds, big, solve)
+    frame = validate_structures(
+        upscaled_theta(theta, factor), seeds, big, solve, count=count, rows=rows
+    )
     return frame.assign(size=big)
 
 
@@ -336,7 +429,8 @@ def summarize(frame: pd.DataFrame, target: Sequence[float], paper_key: str) -> p
     """Mean, std and error to the target per method and direction, next to the paper's means.
 
     Args:
-        frame: output of :func:`validate_structures` or :func:`upscale_structures`.
+        frame: output of :func:`validate_structures` or :func:`upscale_structures` (rejected
+            candidates are left out).
         target: the target (η_x, η_y, η_z).
         paper_key: which of the paper's numbers the solver rows sit next to: ``"solver"``
             (validation) or ``"upscale"``; the CNN rows always use ``"cnn"``.
@@ -349,6 +443,7 @@ def summarize(frame: pd.DataFrame, target: Sequence[float], paper_key: str) -> p
         of the paper's).
     """
     paper = paper_results_for(target)
+    frame = accepted_rows(frame)
     rows = []
     for method in ("solver", "cnn"):
         if f"eta_{method}_x" not in frame:
