@@ -21,6 +21,7 @@ from spinodoid.validation import (
     LBM_HOST_BYTES_PER_CELL,
     LBM_SUBVOXEL_BYTES_PER_CELL,
     PAPER_RESULTS,
+    IncompleteDesignError,
     MemoryPlanError,
     NotEnoughStructuresError,
     ResumableRows,
@@ -29,9 +30,11 @@ from spinodoid.validation import (
     check_memory,
     combined_table,
     derived_seeds,
+    design_status_table,
     make_solver,
     paper_results_for,
     plan_memory,
+    read_design_status,
     read_theta_hat,
     solver_eta,
     summarize,
@@ -332,3 +335,36 @@ def test_validation_resumes_from_the_rows_it_kept(tmp_path):
     assert not list(tmp_path.glob(".*"))  # no temporary file left behind
     other = ResumableRows(path, {**signature, "size": 32})
     assert other.rows == []  # another job's rows are not reused
+
+
+def _theta_hat_file(tmp_path, name: str, status: str) -> str:
+    path = tmp_path / f"{name}.json"
+    values = {"a_x": 0.1, "a_y": 0.2, "a_z": 0.3, "eps": 0.6, "status": status}
+    values |= {"message": "stopped after 1500 evaluations", "final_tolerance": 17.8}
+    path.write_text(json.dumps(values))
+    return str(path)
+
+
+def test_an_incomplete_design_fails_the_run_naming_the_target_unless_accepted(tmp_path):
+    statuses = {
+        "case1": read_design_status(_theta_hat_file(tmp_path, "case1", "completed")),
+        "film": read_design_status(_theta_hat_file(tmp_path, "film", "budget_exhausted")),
+    }
+    with pytest.raises(IncompleteDesignError, match=r"film: budget_exhausted at tolerance 17.8"):
+        design_status_table(statuses, accept_incomplete=False)
+    table = design_status_table(statuses, accept_incomplete=True)
+    assert table["status"].tolist() == ["completed", "budget_exhausted"]
+    complete = {"case1": statuses["case1"]}
+    assert len(design_status_table(complete, accept_incomplete=False)) == 1
+
+
+def test_the_validation_table_marks_an_incomplete_design():
+    summary = summarize(_frame(), (0.4, 0.5, 0.6), "solver")
+    table = combined_table(
+        {("case1", "validate"): summary, ("film", "validate"): summary},
+        {"case1": "completed", "film": "budget_exhausted"},
+    )
+    assert list(table.columns[:3]) == ["target_name", "stage", "design_status"]
+    marked = table.groupby("target_name")["design_status"].unique()
+    assert marked["film"].tolist() == ["budget_exhausted"]
+    assert marked["case1"].tolist() == ["completed"]

@@ -66,6 +66,9 @@ __all__ = [
     "upscale_structures",
     "summarize",
     "paper_results_for",
+    "IncompleteDesignError",
+    "read_design_status",
+    "design_status_table",
     "read_theta_hat",
     "write_table",
     "combined_table",
@@ -476,6 +479,46 @@ def read_theta_hat(path: str | os.PathLike[str]) -> np.ndarray:
     return np.array([values[key] for key in ("a_x", "a_y", "a_z", "eps")], dtype=np.float64)
 
 
+class IncompleteDesignError(RuntimeError):
+    """A design that stopped before its last tolerance, with ``design.accept_incomplete`` off."""
+
+
+def read_design_status(path: str | os.PathLike[str]) -> dict[str, object]:
+    """``status`` (``"completed"`` or ``"budget_exhausted"``), ``message`` and
+    ``final_tolerance`` (percent) of a design's theta_hat.json."""
+    with open(path, encoding="utf-8") as handle:
+        values = json.load(handle)
+    return {key: values.get(key) for key in ("status", "message", "final_tolerance")}
+
+
+def design_status_table(
+    statuses: Mapping[str, Mapping[str, object]], accept_incomplete: bool
+) -> pd.DataFrame:
+    """One row per target (``target_name``, ``status``, ``final_tolerance``, ``message``).
+
+    Raises:
+        IncompleteDesignError: a design did not complete and ``accept_incomplete`` is False;
+            the message names every such target, its last tolerance and the design's message.
+    """
+    table = pd.DataFrame(
+        [{"target_name": name, **dict(status)} for name, status in statuses.items()],
+        columns=["target_name", "status", "final_tolerance", "message"],
+    )
+    incomplete = table[table["status"] != "completed"]
+    if len(incomplete) and not accept_incomplete:
+        lines = [
+            f"  {row.target_name}: {row.status} at tolerance {row.final_tolerance} %: {row.message}"
+            for row in incomplete.itertuples()
+        ]
+        raise IncompleteDesignError(
+            f"{len(incomplete)} design(s) did not reach the last tolerance; their validation "
+            "and report are marked, but the run fails. Raise design.max_evaluations and rerun "
+            "(the design resumes), or set design.accept_incomplete: true to accept them.\n"
+            + "\n".join(lines)
+        )
+    return table
+
+
 def write_table(frame: pd.DataFrame, path: str | os.PathLike[str]) -> None:
     """Write a CSV (17 significant digits) via a temporary name and rename."""
     tmp = atomic_path(path)
@@ -483,15 +526,22 @@ def write_table(frame: pd.DataFrame, path: str | os.PathLike[str]) -> None:
     os.replace(tmp, path)
 
 
-def combined_table(summaries: Mapping[tuple[str, str], pd.DataFrame]) -> pd.DataFrame:
+def combined_table(
+    summaries: Mapping[tuple[str, str], pd.DataFrame],
+    design_status: Mapping[str, str] | None = None,
+) -> pd.DataFrame:
     """One table of :func:`summarize` outputs keyed by (target name, stage), stage first.
 
     ``stage`` is ``"validate"`` or ``"upscale"``; the columns of :func:`summarize` follow
-    ``target_name`` and ``stage``.
+    ``target_name``, ``stage`` and, when ``design_status`` (target name → status) is given,
+    ``design_status``, so an incomplete design is marked on every row of its target.
     """
     frames = [
         frame.assign(target_name=name, stage=stage) for (name, stage), frame in summaries.items()
     ]
     table = pd.concat(frames, ignore_index=True)
     first = ["target_name", "stage"]
+    if design_status is not None:
+        table["design_status"] = table["target_name"].map(dict(design_status))
+        first.append("design_status")
     return table[first + [c for c in table.columns if c not in first]]
