@@ -2,12 +2,12 @@
 
 import logging
 
+from spinodoid.abc import read_theta_hat
 from spinodoid.lbm import init_backend
 from spinodoid.validation import (
     SolverSettings,
     derived_seeds,
     make_solver,
-    read_theta_hat,
     summarize,
     upscale_structures,
     write_table,

@@ -1,4 +1,5 @@
-"""Tests of spinodoid.data: block counts, zarr assembly, the Dataset and the augmentation."""
+"""Tests of the CNN data: block counts (spinodoid.cnn_input), the zarr store (spinodoid.dataset),
+the torch Dataset and the augmentation (spinodoid.training_data), and the dataset figures."""
 
 from __future__ import annotations
 
@@ -15,20 +16,17 @@ import torch
 import zarr
 
 from spinodoid import __version__
-from spinodoid.data import (
-    FIGURE_NAMES,
-    SPLITS,
+from spinodoid.cnn_input import block_counts, to_model_input
+from spinodoid.dataset import SPLITS, assemble_dataset, dataset_summary, read_labels
+from spinodoid.plotting import DATASET_FIGURE_NAMES, dataset_figures
+from spinodoid.shards import Shard, write_shard_h5
+from spinodoid.training_data import (
     Augmentation,
     SpinodoidDataset,
     apply_augmentation,
-    assemble_dataset,
     augment_batch,
-    block_counts,
-    dataset_summary,
     draw_augmentation,
-    to_model_input,
 )
-from spinodoid.sampling import Shard, write_shard_h5
 
 SIZE = 8  # structure size N of the synthetic shards; block counts are 4^3
 
@@ -436,14 +434,15 @@ def test_dataset_rejects_unknown_split(shards, tmp_path: Path) -> None:
 
 def test_dataset_summary_statistics_and_figures(shards, tmp_path: Path) -> None:
     store = _assemble(shards, tmp_path / "dataset.zarr")
-    table = dataset_summary(store, tmp_path / "figures")
+    table = dataset_summary(store)
+    dataset_figures(*read_labels(store)[:2], tmp_path / "figures")
     assert table["split"].tolist() == ["train", "val", "test", "all"]
     assert table["structures"].tolist() == [5, 3, 2, 10]
     eta = zarr.open_group(store, mode="r")["eta"][:].astype(np.float64)
     row = table.set_index("split").loc["all"]
     assert row["eta_y_mean"] == pytest.approx(eta[:, 1].mean())
     assert row["r_xy"] == pytest.approx(np.corrcoef(eta[:, 0], eta[:, 1])[0, 1])
-    for name in FIGURE_NAMES:
+    for name in DATASET_FIGURE_NAMES:
         assert (tmp_path / "figures" / name).read_bytes()[:4] == b"\x89PNG"
 
 

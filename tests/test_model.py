@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch import nn
 
-from spinodoid.data import block_counts
+from spinodoid.cnn_input import block_counts
 from spinodoid.model import (
     SpinodoidCNN,
     _AvgPool2,

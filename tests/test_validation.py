@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 import torch
 
-from spinodoid.data import block_counts
+from spinodoid.abc import read_theta_hat
+from spinodoid.cnn_input import block_counts
 from spinodoid.model import SpinodoidCNN, predict_eta_all_axes
 from spinodoid.structure import generate_structure
 from spinodoid.validation import (
@@ -28,7 +29,6 @@ from spinodoid.validation import (
     make_solver,
     paper_results_for,
     plan_memory,
-    read_theta_hat,
     solver_eta,
     summarize,
     upscale_structures,

@@ -20,7 +20,6 @@ arrays of the GRF and of the solver's preparation.
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import os
@@ -34,8 +33,8 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from spinodoid import AXES
+from spinodoid.atomic import atomic_write
 from spinodoid.diffusivity import effective_diffusivity
-from spinodoid.io import atomic_path
 from spinodoid.structure import level_set as grf_level_set
 
 __all__ = [
@@ -61,7 +60,6 @@ __all__ = [
     "upscale_structures",
     "summarize",
     "paper_results_for",
-    "read_theta_hat",
     "write_table",
     "combined_table",
 ]
@@ -246,7 +244,7 @@ def cnn_eta(model, structures: np.ndarray, device=None) -> np.ndarray:
     """
     import torch
 
-    from spinodoid.data import block_counts
+    from spinodoid.cnn_input import block_counts
     from spinodoid.model import predict_eta_all_axes
 
     counts = torch.as_tensor(block_counts(structures))
@@ -374,18 +372,10 @@ def summarize(frame: pd.DataFrame, target: Sequence[float], paper_key: str) -> p
     return pd.DataFrame(rows)
 
 
-def read_theta_hat(path: str | os.PathLike[str]) -> np.ndarray:
-    """θ̂ = (a_x, a_y, a_z, eps) from a design's theta_hat.json, float64 (4,)."""
-    with open(path, encoding="utf-8") as handle:
-        values = json.load(handle)
-    return np.array([values[key] for key in ("a_x", "a_y", "a_z", "eps")], dtype=np.float64)
-
-
 def write_table(frame: pd.DataFrame, path: str | os.PathLike[str]) -> None:
     """Write a CSV (17 significant digits) via a temporary name and rename."""
-    tmp = atomic_path(path)
-    frame.to_csv(tmp, index=False, float_format="%.17g")
-    os.replace(tmp, path)
+    with atomic_write(path) as tmp:
+        frame.to_csv(tmp, index=False, float_format="%.17g")
 
 
 def combined_table(summaries: Mapping[tuple[str, str], pd.DataFrame]) -> pd.DataFrame:

@@ -7,8 +7,6 @@ import json
 import sys
 from typing import Any
 
-from spinodoid.abc import PARAM_NAMES, run_design
-
 __all__ = ["register", "run"]
 
 #: Exit status when the evaluation budget stopped the run (outputs are still written).
@@ -81,6 +79,8 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the design, print θ̂ as JSON on stdout; exit status 0, or 3 on budget stop."""
+    from spinodoid.abc import PARAM_NAMES, run_design
+
     result = run_design(
         args.model,
         args.target,
