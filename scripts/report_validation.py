@@ -17,5 +17,5 @@ summaries = {
 }
 table = combined_table(summaries)
 write_table(table, snakemake.output.table)
-note = "Paper (SPEC §6): 250 structures at N = 192 (validate), 10 at N = 576 (upscale)."
+note = "Paper (docs/method.md §6): 250 structures at N = 192 (validate), 10 at N = 576 (upscale)."
 write_text_atomic(snakemake.output.html, table_html(table, "Mean η at the designed θ̂", note))

@@ -1,4 +1,4 @@
-"""Rule `upscale`: solver η of structures N·factor wide with a / factor at θ̂ (SPEC §6)."""
+"""Rule `upscale`: solver η of structures N·factor wide with a / factor at θ̂ (docs/method.md §6)."""
 
 import logging
 

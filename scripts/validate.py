@@ -1,4 +1,4 @@
-"""Rule `validate`: η by the solver and the CNN for structures at θ̂ with fresh seeds (SPEC §6)."""
+"""Rule `validate`: solver and CNN η of structures at θ̂ with fresh seeds (docs/method.md §6)."""
 
 import logging
 

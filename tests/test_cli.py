@@ -76,7 +76,7 @@ def run_cli(*args: str) -> subprocess.CompletedProcess:
 
 
 def test_diffusivity_json_is_the_only_thing_on_stdout(tmp_path):
-    """SPEC §7: one JSON object on stdout; the sub-voxel walls are the default for an .h5."""
+    """docs/method.md §7: one JSON object on stdout; sub-voxel walls are the default for an .h5."""
     path = tmp_path / "s.h5"
     assert (
         main(

@@ -20,7 +20,7 @@ ArrayT = TypeVar("ArrayT", np.ndarray, "torch.Tensor")
 
 
 def block_counts(structure: ArrayT) -> ArrayT:
-    """Count the solid voxels in each non-overlapping 2x2x2 block (SPEC §4, paper: 96^3 in 0..8).
+    """Count the solid voxels in each non-overlapping 2x2x2 block (docs/method.md §4).
 
     Parameters
     ----------
@@ -46,7 +46,7 @@ def block_counts(structure: ArrayT) -> ArrayT:
 def to_model_input(counts: torch.Tensor) -> torch.Tensor:
     """Rescale block counts to the CNN input range and add the channel dimension.
 
-    SPEC §4: "rescaled to [−1/2, 1/2]", i.e. counts / 8 − 1/2.
+    docs/method.md §4: "rescaled to [−1/2, 1/2]", i.e. counts / 8 − 1/2.
 
     Parameters
     ----------

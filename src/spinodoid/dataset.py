@@ -257,7 +257,7 @@ def assemble_dataset(
     ----------
     shard_paths, eta_paths : matching lists of ``shard_*.h5`` and ``shard_*.eta.h5`` files
     out_path : the store directory, e.g. ``results/dataset.zarr`` (replaced if it exists)
-    n_train, n_val, n_test : structures per split (SPEC §2; paper 8192 / 2048 / 2048)
+    n_train, n_val, n_test : structures per split (docs/method.md §2; paper 8192 / 2048 / 2048)
     split_seed : seed of the split permutation (the pipeline passes the master seed)
     attrs : extra JSON-serialisable store attributes, e.g. ``{"config": config}``
 

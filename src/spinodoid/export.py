@@ -1,4 +1,4 @@
-"""Watertight triangle meshes of the solid phase, as STL or VTK (SPEC §7 ``spinodoid export``).
+"""Watertight triangle meshes of the solid phase, as STL or VTK (``spinodoid export``).
 
 The surface is the zero level of a field that is ≥ 0 in the solid: the GRF level set Ψ − T
 when it is known (a smooth surface with sub-voxel placement), else the binary image shifted

@@ -1,4 +1,4 @@
-"""Reading and writing single structures (the files of ``spinodoid generate``, SPEC §7).
+"""Reading and writing single structures (the files of ``spinodoid generate``, docs/method.md §7).
 
 - ``.npy`` uint8: voxels, shape ``(N, N, N)``, axes (x, y, z), 1 = solid, 0 = pore.
 - ``.npy`` float: a level-set field; pore where the value is < 0 (its zero crossing places a

@@ -1,4 +1,4 @@
-"""The paper's 3D CNN that predicts the logit of η along one direction (SPEC §4).
+"""The paper's 3D CNN that predicts the logit of η along one direction (docs/method.md §4).
 
 Input: 2×2×2 block counts of solid voxels (uint8, values 0..8), shape ``(B, n, n, n)`` with the
 transport direction as the first spatial axis, ``n = N / 2`` (96 at the paper's N = 192),

@@ -1,4 +1,4 @@
-"""Figures of the report (SPEC §6): one function per figure, each returning a matplotlib Figure.
+"""Figures of the report (docs/method.md §6): one function per figure, each returning a Figure.
 
 Figures are built on :class:`matplotlib.figure.Figure` with the Agg canvas (no pyplot, no
 display), and kept cheap: a cube render shows the three visible faces of a structure as
@@ -45,8 +45,8 @@ __all__ = [
     "table_html",
 ]
 
-#: Three θ = (a_x, a_y, a_z, ε) spanning the prior (SPEC §2): isotropic, elongated along z,
-#: and fine, porous and elongated along x (the paper's Fig. 2 shows such a spread).
+#: Three θ = (a_x, a_y, a_z, ε) spanning the prior (docs/method.md §2): isotropic, elongated
+#: along z, and fine, porous and elongated along x (the paper's Fig. 2 shows such a spread).
 EXAMPLE_THETAS: tuple[tuple[float, float, float, float], ...] = (
     (0.10, 0.10, 0.10, 0.50),
     (0.06, 0.10, 0.20, 0.40),

@@ -1,4 +1,4 @@
-"""Rejection sampling of dataset shards (SPEC §2; rule ``sample``).
+"""Rejection sampling of dataset shards (docs/method.md §2; rule ``sample``).
 
 Shard ``s`` draws candidate ``k`` with θ from the prior (generator seeded by
 ``(base_seed, s)``) and structure seed :func:`structure_seed` ``(base_seed, s, k)``, and keeps it

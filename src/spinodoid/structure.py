@@ -1,4 +1,4 @@
-"""Spinodoid structures: thresholded anisotropic Gaussian random fields (SPEC §1; eqs. 2, 3, 12).
+"""Spinodoid structures: thresholded anisotropic GRFs (eqs. 2, 3, 12; docs/method.md §1).
 
 A structure is defined bit for bit by ``(theta, seed, size)``:
 
@@ -8,7 +8,7 @@ A structure is defined bit for bit by ``(theta, seed, size)``:
    ``(seed, i)``.
 2. ``Ψ = IFFT(FFT(W) · γ(q)^½)`` with the spectral density of eq. 3,
    ``γ(q) = [1 + ((a_x q_x)² + (a_y q_y)² + (a_z q_z)²)⁴]⁻²``, where ``q`` is the frequency in
-   cycles per domain length, i.e. the integer FFT wavenumber (SPEC §1, "Units of q"). ``Ψ`` is
+   cycles per domain length, i.e. the integer FFT wavenumber (docs/method.md §1). ``Ψ`` is
    scaled to unit variance (a monotone rescaling that changes no voxel).
 3. Threshold at the ε-quantile ``T`` (eq. 2): solid ``1`` where ``Ψ ≥ T``, pore ``0`` where
    ``Ψ < T``; exactly ``round(ε N³)`` voxels are pore (up to exact ties, which have probability

@@ -93,7 +93,8 @@ def apply_augmentation(x: torch.Tensor, aug: Augmentation) -> torch.Tensor:
     Returns
     -------
     torch.Tensor of the same shape, dtype and device; η along the transport axis is unchanged
-    because the structures are periodic laterally (SPEC §3) and the lateral faces are symmetric.
+    because the structures are periodic laterally (docs/method.md §3) and the lateral faces are
+    symmetric.
     """
     n = x.shape[-1]
     if x.shape[-2] != n:
@@ -106,7 +107,7 @@ def apply_augmentation(x: torch.Tensor, aug: Augmentation) -> torch.Tensor:
 
 
 def augment_batch(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    """Random lateral flips, swap and circular shifts per sample (paper, Methods; SPEC §4).
+    """Random lateral flips, swap and circular shifts per sample (docs/method.md §4).
 
     Parameters
     ----------

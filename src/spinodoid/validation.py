@@ -1,10 +1,10 @@
-"""Validation of designed θ̂ by the solver and the CNN, and upscaling (SPEC §6).
+"""Validation of designed θ̂ by the solver and the CNN, and upscaling (docs/method.md §6).
 
 *Validation* generates ``K`` structures at the posterior mean θ̂ with fresh seeds (paper:
 ``K = 250``) and computes η along x, y and z with the solver and with the CNN (paper Figs. 8–9).
 *Upscaling* generates ``M`` structures of side ``N·factor`` with the length scales divided by
 ``factor`` (paper: ``M = 10`` at ``576 = 3·192``), which keeps the voxel size and grows the domain
-``factor``-fold (SPEC §1, "Units of q"); only the solver applies there, the CNN being tied to N.
+``factor``-fold (docs/method.md §1); only the solver applies there, the CNN being tied to N.
 
 Seeds are derived from the master seed, the target name, a stream name (``"validate"``,
 ``"upscale"`` or ``"export"``) and the structure index, so they never coincide with the
@@ -84,7 +84,8 @@ HOST_BYTES_PER_CELL = 48
 _GIB = 1024**3
 _SEED_STREAMS = {"validate": 1, "upscale": 2, "export": 3}
 
-#: SPEC §6 / paper: targets, θ̂ and the mean η at θ̂ by CNN and LBM (250 structures, N = 192)
+#: The paper (docs/method.md §6): targets, θ̂ and the mean η at θ̂ by CNN and LBM (250
+#: structures, N = 192)
 #: and by LBM after upscaling (10 structures, N = 576, every std < 0.003).
 PAPER_RESULTS: dict[str, dict[str, tuple[float, ...]]] = {
     "case1": {
@@ -170,7 +171,8 @@ def upscaled_size(size: int, factor: float) -> int:
 def upscaled_theta(theta: Sequence[float], factor: float) -> np.ndarray:
     """θ with a_x, a_y, a_z divided by ``factor`` and ε kept, float64 (4,).
 
-    a is in domain lengths (SPEC §1), so a/factor on a domain factor times larger keeps the
+    a is in domain lengths (docs/method.md §1), so a/factor on a domain factor times larger keeps
+    the
     features' size in voxels (paper: "the length scale parameters ... are divided by 3").
     """
     out = np.asarray(theta, dtype=np.float64).copy()
@@ -310,7 +312,7 @@ def upscale_structures(
     settings: SolverSettings,
     max_memory_gib: float,
 ) -> pd.DataFrame:
-    """Solver η of structures of side ``size·factor`` at θ with a / factor (SPEC §6).
+    """Solver η of structures of side ``size·factor`` at θ with a / factor (docs/method.md §6).
 
     The size is checked (:func:`upscaled_size`) and the memory planned (:func:`check_memory`)
     before any structure is generated. Returns the columns of :func:`validate_structures`

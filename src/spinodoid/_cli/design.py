@@ -1,4 +1,4 @@
-"""``spinodoid design``: inverse design of θ for a target η with ABC-PMC and the CNN (SPEC §5)."""
+"""``spinodoid design``: θ for a target η by ABC-PMC with the CNN (docs/method.md §5)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""``spinodoid diffusivity``: η of a structure file along one or more axes (SPEC §7)."""
+"""``spinodoid diffusivity``: η of a structure file along one or more axes (docs/method.md §7)."""
 
 from __future__ import annotations
 
