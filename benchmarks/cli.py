@@ -8,7 +8,8 @@ Times, as fresh processes (interpreter start and imports included, the way a use
   noise, FFT filter of eq. 3, ε-quantile threshold by ``np.partition``) and saves it as .npy.
 
 Each command runs ``--repeats`` times after one warm-up, the commands taking turns; the median
-is reported with its ratio to the baseline. Usage: python benchmarks/cli.py [--size 192] [--repeats 5]
+is reported with its ratio to the baseline.
+Usage: python benchmarks/cli.py [--size 192] [--repeats 5]
 """
 
 from __future__ import annotations
