@@ -20,6 +20,9 @@ include: "workflow/rules/dataset.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/design.smk"
 include: "workflow/rules/validate.smk"
+include: "workflow/rules/upscale.smk"
+include: "workflow/rules/export.smk"
+include: "workflow/rules/report.smk"
 
 
 rule all:

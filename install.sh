@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install spinodoid-design into ./.venv (Python >= 3.10): the CPU build of PyTorch, then the package
-# with its test tools. Safe to run again. For a CUDA machine see README ("Scaling up").
+# with its test tools. Safe to run again. For a CUDA machine see README, section
+# "Running the paper's configuration".
 set -euo pipefail
 cd "$(dirname "$0")"
 python3 -m venv .venv

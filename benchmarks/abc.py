@@ -35,7 +35,7 @@ import numpy as np
 import torch
 
 from spinodoid.abc import cnn_simulator
-from spinodoid.data import block_counts, to_model_input
+from spinodoid.cnn_input import block_counts, to_model_input
 from spinodoid.model import SpinodoidCNN, predict_eta_all_axes, resolve_device, save_checkpoint
 from spinodoid.prior import sample_prior
 from spinodoid.structure import generate_structure, generate_structures_torch

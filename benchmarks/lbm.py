@@ -42,7 +42,7 @@ from spinodoid import lbm
 from spinodoid.diffusivity import refined_transport_first
 from spinodoid.structure import level_set
 
-THETA_HAT_1 = (0.092, 0.135, 0.245, 0.666)  # the paper's case-1 design (SPEC §5)
+THETA_HAT_1 = (0.092, 0.135, 0.245, 0.666)  # the paper's case-1 design (docs/method.md §5)
 BYTES = {"voxel": 57, "subvoxel": 60}
 
 

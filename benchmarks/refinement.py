@@ -1,11 +1,12 @@
 """Refinement study: η of a GRF level set under grid refinement, staircase vs sub-voxel walls.
 
-The same level set Ψ − T (SPEC §1) is sampled at N and at factor·N by spectral interpolation
+The same level set Ψ − T (docs/method.md §1) is sampled at N and at factor·N by spectral
+interpolation
 (:func:`spinodoid.structure.refine_level_set`); along the transport axis the fine grid keeps
 the same physical domain, from the centre of layer 0 to the centre of layer N − 1
 (factor·(N − 1) + 1 fine layers), so every refinement solves the same continuum problem.
 Length scales are a·192/N, so a structure at N has the voxels-per-feature of the paper's
-N = 192 (SPEC §1); refining it shows how far η at N = 192 is from its converged value.
+N = 192 (docs/method.md §1); refining it shows how far η at N = 192 is from its converged value.
 
 Each (structure, factor, interface) solves x, y, z as one LBM batch. The converged η is
 Richardson-extrapolated from the sub-voxel sequence (observed order from three levels when
@@ -33,7 +34,7 @@ from spinodoid.connectivity import is_bicontinuous
 from spinodoid.diffusivity import refined_transport_first
 from spinodoid.structure import generate_structure, level_set
 
-CASES = {  # the paper's posterior means (SPEC §5)
+CASES = {  # the paper's posterior means (docs/method.md §5)
     "theta_hat_1": (0.092, 0.135, 0.245, 0.666),
     "theta_hat_2": (0.098, 0.151, 0.284, 0.572),
 }
@@ -49,7 +50,7 @@ def scaled_theta(case: str, size: int) -> np.ndarray:
 
 def accepted_seeds(case: str, size: int, count: int) -> list[int]:
     """The first ``count`` seeds whose structure passes the dataset's acceptance test
-    (both phases percolate in x, y and z; SPEC §2)."""
+    (both phases percolate in x, y and z; docs/method.md §2)."""
     theta = scaled_theta(case, size)
     seeds, seed = [], 0
     while len(seeds) < count:

@@ -29,10 +29,12 @@ import numpy as np
 import pandas as pd
 import torch
 
-from spinodoid.data import assemble_dataset, augment_batch, to_model_input
+from spinodoid.cnn_input import to_model_input
+from spinodoid.dataset import assemble_dataset
 from spinodoid.model import SpinodoidCNN
-from spinodoid.sampling import Shard, write_shard_h5
+from spinodoid.shards import Shard, write_shard_h5
 from spinodoid.train import TrainConfig, train
+from spinodoid.training_data import augment_batch
 
 PAPER_EPOCH_SAMPLES = 24_576  # 3 × 8192 training structures
 PAPER_A100_SECONDS = 340.0

@@ -3,8 +3,9 @@
 import logging
 from pathlib import Path
 
-from spinodoid.data import assemble_dataset, dataset_summary
-from spinodoid.io import atomic_path
+from spinodoid.atomic import atomic_write
+from spinodoid.dataset import assemble_dataset, dataset_summary, read_labels
+from spinodoid.plotting import dataset_figures
 
 logging.basicConfig(filename=snakemake.log[0], level=logging.INFO)
 
@@ -19,8 +20,9 @@ store = assemble_dataset(
     split_seed=snakemake.params.seed,
     attrs={"config": snakemake.params.config, "simulate": snakemake.params.simulate},
 )
-table = dataset_summary(store, Path(snakemake.output.eta_hist).parent)
-tmp = atomic_path(snakemake.output.summary)
-table.to_csv(tmp, index=False)
-tmp.rename(snakemake.output.summary)
+table = dataset_summary(store)
+with atomic_write(snakemake.output.summary) as tmp:
+    table.to_csv(tmp, index=False)
+eta, theta, _ = read_labels(store)
+dataset_figures(eta, theta, Path(snakemake.output.eta_hist).parent)
 logging.info("summary:\n%s", table.to_string(index=False))

@@ -5,9 +5,10 @@ import sys
 
 import torch
 
-from spinodoid.io import atomic_path
+from spinodoid.atomic import atomic_write
+from spinodoid.evaluation import evaluation_table, predict_splits
 from spinodoid.model import load_model, resolve_device
-from spinodoid.train import evaluation_table, parity_figure, predict_splits
+from spinodoid.plotting import parity_figure, save_figure
 
 log_file = open(snakemake.log[0], "a", encoding="utf-8")
 sys.stderr = log_file
@@ -20,9 +21,6 @@ predictions = predict_splits(model, snakemake.input.dataset, device=device)
 table = evaluation_table(predictions)
 logging.info("best epoch %s; Table 1:\n%s", meta.get("epoch"), table.to_string(index=False))
 
-tmp = atomic_path(snakemake.output.table)
-table.to_csv(tmp, index=False)
-tmp.rename(snakemake.output.table)
-tmp = atomic_path(snakemake.output.parity)
-parity_figure(predictions, "test").savefig(tmp, dpi=150, format="png")
-tmp.rename(snakemake.output.parity)
+with atomic_write(snakemake.output.table) as tmp:
+    table.to_csv(tmp, index=False)
+save_figure(parity_figure(predictions, "test"), snakemake.output.parity, dpi=150)

@@ -3,9 +3,9 @@
 import logging
 from pathlib import Path
 
-from spinodoid.abc import read_generations
+from spinodoid.abc import read_generations, read_theta_hat
 from spinodoid.plotting import posterior_figure, save_figure
-from spinodoid.validation import paper_results_for, read_theta_hat
+from spinodoid.validation import paper_results_for
 
 logging.basicConfig(filename=snakemake.log[0], level=logging.INFO)
 

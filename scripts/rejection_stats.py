@@ -2,15 +2,14 @@
 
 import logging
 
-from spinodoid.io import atomic_path
+from spinodoid.atomic import atomic_write
 from spinodoid.sampling import rejection_table
 
 logging.basicConfig(filename=snakemake.log[0], level=logging.INFO)
 
 table = rejection_table(snakemake.input.shards)
-tmp = atomic_path(snakemake.output.table)
-table.to_csv(tmp, index=False)
-tmp.rename(snakemake.output.table)
+with atomic_write(snakemake.output.table) as tmp:
+    table.to_csv(tmp, index=False)
 logging.info(
     "acceptance rate %.4f over %d shards", table.accepted.sum() / table.attempts.sum(), len(table)
 )

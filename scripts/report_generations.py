@@ -5,7 +5,7 @@ import logging
 import pandas as pd
 
 from spinodoid.abc import generations_table
-from spinodoid.io import atomic_path
+from spinodoid.atomic import write_text_atomic
 from spinodoid.plotting import table_html
 
 logging.basicConfig(filename=snakemake.log[0], level=logging.INFO)
@@ -17,6 +17,4 @@ note = (
     "Tolerance on ρ of eq. 10; passes / evaluation: CNN forward passes per candidate (3 unless "
     "the candidate was pruned after x or y); means weighted by the particle weights."
 )
-tmp = atomic_path(snakemake.output.html)
-tmp.write_text(table_html(table, title, note), encoding="utf-8")
-tmp.rename(snakemake.output.html)
+write_text_atomic(snakemake.output.html, table_html(table, title, note))

@@ -4,7 +4,7 @@ import logging
 
 import pandas as pd
 
-from spinodoid.io import atomic_path
+from spinodoid.atomic import write_text_atomic
 from spinodoid.plotting import table_html
 from spinodoid.validation import combined_table, write_table
 
@@ -17,7 +17,5 @@ summaries = {
 }
 table = combined_table(summaries)
 write_table(table, snakemake.output.table)
-note = "Paper (SPEC §6): 250 structures at N = 192 (validate), 10 at N = 576 (upscale)."
-tmp = atomic_path(snakemake.output.html)
-tmp.write_text(table_html(table, "Mean η at the designed θ̂", note), encoding="utf-8")
-tmp.rename(snakemake.output.html)
+note = "Paper (docs/method.md §6): 250 structures at N = 192 (validate), 10 at N = 576 (upscale)."
+write_text_atomic(snakemake.output.html, table_html(table, "Mean η at the designed θ̂", note))

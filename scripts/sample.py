@@ -2,7 +2,8 @@
 
 import logging
 
-from spinodoid.sampling import sample_shard, write_shard_h5
+from spinodoid.sampling import sample_shard
+from spinodoid.shards import write_shard_h5
 
 logging.basicConfig(filename=snakemake.log[0], level=logging.INFO)
 

@@ -1,13 +1,13 @@
-"""Rule `upscale`: solver η of structures N·factor wide with a / factor at θ̂ (SPEC §6)."""
+"""Rule `upscale`: solver η of structures N·factor wide with a / factor at θ̂ (docs/method.md §6)."""
 
 import logging
 
+from spinodoid.abc import read_theta_hat
 from spinodoid.lbm import init_backend
 from spinodoid.validation import (
     SolverSettings,
     derived_seeds,
     make_solver,
-    read_theta_hat,
     summarize,
     upscale_structures,
     write_table,

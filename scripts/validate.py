@@ -1,9 +1,10 @@
-"""Rule `validate`: η by the solver and the CNN for structures at θ̂ with fresh seeds (SPEC §6)."""
+"""Rule `validate`: solver and CNN η of structures at θ̂ with fresh seeds (docs/method.md §6)."""
 
 import logging
 
 import torch
 
+from spinodoid.abc import read_theta_hat
 from spinodoid.lbm import init_backend
 from spinodoid.model import load_model, resolve_device
 from spinodoid.plotting import save_figure, validation_figure
@@ -12,7 +13,6 @@ from spinodoid.validation import (
     derived_seeds,
     make_solver,
     paper_results_for,
-    read_theta_hat,
     summarize,
     validate_structures,
     write_table,

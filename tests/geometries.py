@@ -8,7 +8,7 @@ Every builder returns a :class:`Geometry` ``(structure, level_set, eta)``:
   up to voxel centres lying exactly on the surface), so a solver may place a sub-voxel wall
   at its zero crossing;
 - ``eta``: the exact or reference value of ``D_eff / D`` along the documented axis, with the
-  convention of SPEC §3 eq. 6: Dirichlet values on the centres of the first and last voxel
+  convention of docs/method.md §3 eq. 6: Dirichlet values on the centres of the first and last voxel
   layers, ``N - 1`` apart, flux averaged over the whole cross-section.
 
 Channels are exact for the voxel (staircase) interface. The periodic arrays compare with a

@@ -467,7 +467,7 @@ def checkpoint(tmp_path_factory):
 def test_cnn_simulator_uses_one_fresh_seed_per_evaluation(checkpoint):
     import torch
 
-    from spinodoid.data import block_counts
+    from spinodoid.cnn_input import block_counts
     from spinodoid.model import load_model, predict_eta_all_axes
     from spinodoid.structure import generate_structure
 

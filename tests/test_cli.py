@@ -76,7 +76,7 @@ def run_cli(*args: str) -> subprocess.CompletedProcess:
 
 
 def test_diffusivity_json_is_the_only_thing_on_stdout(tmp_path):
-    """SPEC §7: one JSON object on stdout; the sub-voxel walls are the default for an .h5."""
+    """docs/method.md §7: one JSON object on stdout; sub-voxel walls are the default for an .h5."""
     path = tmp_path / "s.h5"
     assert (
         main(
@@ -112,3 +112,34 @@ def test_diffusivity_of_bare_voxels_uses_the_staircase_and_refuses_all_solid(tmp
     np.save(tmp_path / "solid.npy", np.ones((8, 8, 8), np.uint8))
     result = run_cli("diffusivity", str(tmp_path / "solid.npy"))
     assert result.returncode == 2 and "error" in result.stderr and not result.stdout
+
+
+HEAVY_MODULES = ("torch", "taichi", "zarr", "h5py", "matplotlib", "scipy.signal", "skimage")
+
+
+def test_parser_and_help_import_nothing_heavy():
+    """build_parser() and `COMMAND --help` load none of the heavy libraries (they load in run)."""
+    probe = (
+        "import sys\n"
+        "from spinodoid.cli import COMMANDS, build_parser\n"
+        "parser = build_parser()\n"
+        "for name in COMMANDS:\n"
+        "    try:\n"
+        "        parser.parse_args([name, '--help'])\n"
+        "    except SystemExit:\n"
+        "        pass\n"
+        f"print(sorted(m for m in {HEAVY_MODULES!r} if m in sys.modules))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_the_help_probe_sees_a_heavy_import():
+    """The probe above can fail: importing a subcommand's run-time library shows up."""
+    probe = "import sys, spinodoid.dataset; print('zarr' in sys.modules)"
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "True"

@@ -15,7 +15,8 @@ from spinodoid.diffusivity import (
     pore_percolates,
     refined_transport_first,
 )
-from spinodoid.sampling import sample_shard, write_shard_h5
+from spinodoid.sampling import sample_shard
+from spinodoid.shards import write_shard_h5
 from spinodoid.structure import generate_structure, level_set
 
 THETA = (0.12, 0.16, 0.22, 0.6)
@@ -136,7 +137,7 @@ def test_simulate_script_writes_eta_file(tmp_path):
 def test_simulate_script_flags_an_unconverged_structure_and_keeps_the_rest(tmp_path, caplog):
     """A run that cannot converge (max_steps_per_voxel too small) is flagged, not fatal, and
     `assemble` then refuses the shard naming the structure."""
-    from spinodoid.data import assemble_dataset
+    from spinodoid.dataset import assemble_dataset
 
     run_simulate_script(tmp_path, max_steps_per_voxel=1)
     with h5py.File(tmp_path / "shard_00000.eta.h5") as h5:

@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch import nn
 
-from spinodoid.data import block_counts
+from spinodoid.cnn_input import block_counts
 from spinodoid.model import (
     SpinodoidCNN,
     _AvgPool2,
@@ -31,7 +31,7 @@ def _counts(batch: int, n: int = 32, seed: int = 1) -> torch.Tensor:
 
 
 def test_paper_network_has_8_8m_weights() -> None:
-    # SPEC §4: valid convolutions give 64·8³ = 32768 features and "≈ 8.8M weights".
+    # docs/method.md §4: valid convolutions give 64·8³ = 32768 features and "≈ 8.8M weights".
     model = SpinodoidCNN(96)
     n_weights = sum(p.numel() for p in model.parameters())
     assert abs(n_weights - 8.8e6) <= 0.1e6

@@ -7,12 +7,11 @@ from spinodoid import sampling
 from spinodoid.connectivity import is_bicontinuous
 from spinodoid.sampling import (
     ShardFullError,
-    read_shard_h5,
     rejection_table,
     sample_shard,
     structure_seed,
-    write_shard_h5,
 )
+from spinodoid.shards import read_shard_h5, write_shard_h5
 from spinodoid.structure import generate_structure
 
 

@@ -41,7 +41,7 @@ LOCAL_PROFILE = REPO / "workflow" / "profiles" / "local"
 ENVS = REPO / "envs"
 WORKFLOW_FILES = ("Snakefile", "workflow", "scripts", "config", "envs")
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
-# Rules the finished workflow has (README, SPEC §7); the profile must cover each of them.
+# Rules the finished workflow has (README, docs/method.md §7); the profile must cover each of them.
 PIPELINE_RULES = (
     "sample",
     "rejection_stats",

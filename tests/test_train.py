@@ -14,26 +14,30 @@ import pytest
 import torch
 
 from spinodoid._cli import predict as predict_cli
-from spinodoid.data import SpinodoidDataset, assemble_dataset, block_counts
+from spinodoid.cnn_input import block_counts
+from spinodoid.dataset import assemble_dataset
+from spinodoid.evaluation import (
+    PAPER_TABLE1,
+    evaluation_table,
+    mape_percent,
+    mse_logit,
+    predict_splits,
+)
 from spinodoid.io import save_structure
 from spinodoid.model import SpinodoidCNN, load_model, predict_eta_all_axes, save_checkpoint
+from spinodoid.plotting import parity_figure
 from spinodoid.prior import sample_prior
-from spinodoid.sampling import Shard, write_shard_h5
+from spinodoid.shards import Shard, write_shard_h5
 from spinodoid.structure import generate_structure
 from spinodoid.train import (
     METRIC_COLUMNS,
-    PAPER_TABLE1,
     PhaseLR,
     TrainConfig,
-    evaluation_table,
     learning_rate,
-    mape_percent,
-    mse_logit,
-    parity_figure,
-    predict_splits,
     total_epochs,
     train,
 )
+from spinodoid.training_data import SpinodoidDataset
 
 PAPER_SCHEDULE = (
     (25, -4.0),

@@ -10,8 +10,9 @@ import pandas as pd
 import pytest
 import torch
 
+from spinodoid.abc import read_design_status, read_theta_hat
+from spinodoid.cnn_input import block_counts
 from spinodoid.connectivity import is_bicontinuous
-from spinodoid.data import block_counts
 from spinodoid.model import SpinodoidCNN, predict_eta_all_axes
 from spinodoid.structure import generate_structure
 from spinodoid.validation import (
@@ -34,8 +35,6 @@ from spinodoid.validation import (
     make_solver,
     paper_results_for,
     plan_memory,
-    read_design_status,
-    read_theta_hat,
     solver_eta,
     summarize,
     upscale_structures,

@@ -1,4 +1,4 @@
-"""The ``spinodoid`` command line: one subcommand per task (SPEC §7).
+"""The ``spinodoid`` command line: one subcommand per task (docs/method.md §7).
 
 Each subcommand lives in ``spinodoid._cli.<name>`` with ``register(subparsers)`` and
 ``run(args) -> int``; add a name to :data:`COMMANDS` to publish a new one.

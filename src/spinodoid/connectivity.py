@@ -1,4 +1,4 @@
-"""Inlet–outlet connectivity of the pore and solid phases (SPEC §2, paper "Dataset generation").
+"""Inlet–outlet connectivity of the pore and solid phases (docs/method.md §2).
 
 A phase *percolates* along an axis when one 6-connected (face-connected) cluster of its voxels
 touches both the inlet face (index 0) and the outlet face (index N − 1) of that axis. Opposite

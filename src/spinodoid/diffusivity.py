@@ -3,7 +3,7 @@
 ``effective_diffusivity`` picks the solver (``lbm``: :mod:`spinodoid.lbm`; ``fv``:
 :mod:`spinodoid.fv`) and the interface (``voxel``: staircase walls on the binary image;
 ``subvoxel``: walls from the GRF level set Ψ − T). Both solvers fix c_in and c_out on the pore
-voxel centres of the first and last layers and return η from eq. 6 (SPEC §3).
+voxel centres of the first and last layers and return η from eq. 6 (docs/method.md §3).
 
 Sub-voxel interface: both solvers weight each voxel face by its open area fraction, read from
 the level set (trilinear between voxel centres, 8 × 8 samples per face): the FV solver as a
@@ -301,7 +301,8 @@ def effective_diffusivity(
         level_set: float32 (Nx, Ny, Nz) Ψ − T, pore where < 0; required for 'subvoxel' and
             must threshold to ``structure``.
         arch: 'cpu' or 'cuda' (LBM only).
-        flux_change_tol, flux_uniformity_tol, max_steps_per_voxel: LBM convergence (SPEC §3).
+        flux_change_tol, flux_uniformity_tol, max_steps_per_voxel: LBM convergence
+            (docs/method.md §3).
         lateral: 'periodic' (default) or 'zero_flux' faces parallel to ``axis``.
         subvoxel_refine: with 'subvoxel', solve on the level set refined this many times
             (:func:`refined_transport_first`; cost ≈ refine⁴); 1 = the structure's own grid.

@@ -1,4 +1,4 @@
-"""Watertight triangle meshes of the solid phase, as STL or VTK (SPEC §7 ``spinodoid export``).
+"""Watertight triangle meshes of the solid phase, as STL or VTK (``spinodoid export``).
 
 The surface is the zero level of a field that is ≥ 0 in the solid: the GRF level set Ψ − T
 when it is known (a smooth surface with sub-voxel placement), else the binary image shifted
@@ -36,7 +36,8 @@ import numpy as np
 from scipy import ndimage
 from skimage import measure
 
-from spinodoid.io import atomic_path, load_structure
+from spinodoid.atomic import atomic_write
+from spinodoid.io import load_structure
 from spinodoid.structure import refine_level_set
 
 __all__ = [
@@ -199,26 +200,22 @@ def write_stl(mesh: Mesh, path: str | os.PathLike[str], header: str = "spinodoid
     data = np.zeros(len(mesh.faces), dtype=record)
     data["normal"] = _normals(mesh)
     data["v"] = mesh.vertices[mesh.faces].astype(np.float32)
-    tmp = atomic_path(path)
-    with open(tmp, "wb") as handle:
+    with atomic_write(path) as tmp, open(tmp, "wb") as handle:
         handle.write(header.encode("ascii", "replace")[:80].ljust(80, b" "))
         handle.write(struct.pack("<I", len(data)))
         handle.write(data.tobytes())
-    os.replace(tmp, path)
 
 
 def write_vtk(mesh: Mesh, path: str | os.PathLike[str], title: str = "spinodoid") -> None:
     """Legacy binary VTK POLYDATA (big-endian float32 points, int32 polygons), atomically."""
     polys = np.hstack([np.full((len(mesh.faces), 1), 3), mesh.faces]).astype(">i4")
-    tmp = atomic_path(path)
-    with open(tmp, "wb") as handle:
+    with atomic_write(path) as tmp, open(tmp, "wb") as handle:
         handle.write(f"# vtk DataFile Version 3.0\n{title[:250]}\nBINARY\n".encode())
         handle.write(f"DATASET POLYDATA\nPOINTS {len(mesh.vertices)} float\n".encode())
         handle.write(mesh.vertices.astype(">f4").tobytes())
         handle.write(f"\nPOLYGONS {len(mesh.faces)} {polys.size}\n".encode())
         handle.write(polys.tobytes())
         handle.write(b"\n")
-    os.replace(tmp, path)
 
 
 def default_refine(size: int, min_samples: int = 128) -> int:

@@ -1,6 +1,6 @@
 """Finite-volume reference solver for steady diffusion in the pore space of a voxel image.
 
-An independent check on the lattice-Boltzmann solver (SPEC §3). The unknowns are the
+An independent check on the lattice-Boltzmann solver (docs/method.md §3). The unknowns are the
 concentrations at the centres of pore voxels; every pair of face-adjacent pore voxels is
 joined by a conductance ``D = 1`` (voxel size 1, so the flux between them is their
 concentration difference); faces between pore and solid carry no flux (eq. 5's zero-flux
@@ -16,7 +16,7 @@ plane fluxes agree to the solver tolerance (mass conservation), and eta is their
 ``N - 1``. A straight channel of porosity eps therefore gives ``eta = eps`` exactly: the
 discrete solution is linear in the layer index, each pore column carries ``1 / (N - 1)``.
 
-The lateral faces are periodic (the structures are periodic, SPEC §3) or zero-flux. Pore
+The lateral faces are periodic (the structures are periodic, docs/method.md §3) or zero-flux. Pore
 clusters that do not connect the inlet layer to the outlet layer carry no steady flux and
 are removed before assembly (connected components of the bond graph, which also joins
 clusters through periodic faces), so the matrix is symmetric positive definite; it is
@@ -124,7 +124,8 @@ def fv_diffusivity(
         the transport axis.
     level_set:
         Optional float array of the shape of ``structure``, pore where ``< 0`` (e.g. the GRF
-        ``Psi - T``, SPEC §1). When given, the walls are placed at its zero crossing instead
+        ``Psi - T``, docs/method.md §1). When given, the walls are placed at its zero crossing
+        instead
         of on voxel faces (sub-voxel interface): each face conductance is the face's open
         area fraction (see :func:`_subvoxel_bonds`), and ``structure`` only fixes the shape.
     rtol:

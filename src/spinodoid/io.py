@@ -1,4 +1,4 @@
-"""Reading and writing single structures (the files of ``spinodoid generate``, SPEC §7).
+"""Reading and writing single structures (the files of ``spinodoid generate``, docs/method.md §7).
 
 - ``.npy`` uint8: voxels, shape ``(N, N, N)``, axes (x, y, z), 1 = solid, 0 = pore.
 - ``.npy`` float: a level-set field; pore where the value is < 0 (its zero crossing places a
@@ -14,10 +14,10 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-import h5py
 import numpy as np
 
 from spinodoid import __version__
+from spinodoid.atomic import atomic_write
 from spinodoid.structure import level_set as grf_level_set
 
 __all__ = [
@@ -25,7 +25,6 @@ __all__ = [
     "StructureFileError",
     "save_structure",
     "load_structure",
-    "atomic_path",
 ]
 
 
@@ -63,12 +62,6 @@ class LoadedStructure:
         return regenerated
 
 
-def atomic_path(path: str | os.PathLike) -> Path:
-    """A temporary sibling of ``path`` (same directory and suffix) to write before renaming."""
-    path = Path(path)
-    return path.with_name(f".{path.stem}.tmp{os.getpid()}{path.suffix}")
-
-
 def save_structure(
     path: str | os.PathLike,
     voxels: np.ndarray,
@@ -77,22 +70,30 @@ def save_structure(
 ) -> None:
     """Write uint8 ``voxels`` ``(N, N, N)`` as ``.npy`` or ``.h5`` (with θ and seed), atomically."""
     path = Path(path)
-    tmp = atomic_path(path)
-    if path.suffix == ".npy":
-        with open(tmp, "wb") as handle:
-            np.save(handle, np.ascontiguousarray(voxels, dtype=np.uint8))
-    elif path.suffix in (".h5", ".hdf5"):
-        with h5py.File(tmp, "w") as handle:
-            handle.create_dataset("structure", data=voxels.astype(np.uint8), compression="gzip")
-            handle.attrs["size"] = voxels.shape[0]
-            handle.attrs["package_version"] = __version__
-            if theta is not None:
-                handle.attrs["theta"] = np.asarray(theta, dtype=np.float64)
-            if seed is not None:
-                handle.attrs["seed"] = int(seed)
-    else:
+    if path.suffix not in (".npy", ".h5", ".hdf5"):
         raise StructureFileError(f"unknown structure file type {path.suffix!r}: use .npy or .h5")
-    os.replace(tmp, path)
+    with atomic_write(path) as tmp:
+        if path.suffix == ".npy":
+            with open(tmp, "wb") as handle:
+                np.save(handle, np.ascontiguousarray(voxels, dtype=np.uint8))
+        else:
+            _write_h5(tmp, voxels, theta, seed)
+
+
+def _write_h5(
+    path: Path, voxels: np.ndarray, theta: tuple[float, ...] | None, seed: int | None
+) -> None:
+    """The .h5 form: voxels (gzip) with size, θ and seed as attributes."""
+    import h5py  # only .h5 files need it
+
+    with h5py.File(path, "w") as handle:
+        handle.create_dataset("structure", data=voxels.astype(np.uint8), compression="gzip")
+        handle.attrs["size"] = voxels.shape[0]
+        handle.attrs["package_version"] = __version__
+        if theta is not None:
+            handle.attrs["theta"] = np.asarray(theta, dtype=np.float64)
+        if seed is not None:
+            handle.attrs["seed"] = int(seed)
 
 
 def _check_cubic(array: np.ndarray, path: Path) -> None:
@@ -117,6 +118,8 @@ def load_structure(path: str | os.PathLike) -> LoadedStructure:
             return LoadedStructure(voxels=array.astype(np.uint8))
         raise StructureFileError(f"{path}: integer voxels must be 0 (pore) or 1 (solid)")
     if path.suffix in (".h5", ".hdf5"):
+        import h5py
+
         with h5py.File(path, "r") as handle:
             if "structure" not in handle:
                 raise StructureFileError(f"{path}: no 'structure' dataset")

@@ -1,4 +1,4 @@
-"""Steady diffusion in the pore space by a D3Q7 TRT lattice-Boltzmann method (SPEC §3).
+"""Steady diffusion in the pore space by a D3Q7 TRT lattice-Boltzmann method (docs/method.md §3).
 
 Method
 ------

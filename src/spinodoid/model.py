@@ -1,8 +1,8 @@
-"""The paper's 3D CNN that predicts the logit of η along one direction (SPEC §4).
+"""The paper's 3D CNN that predicts the logit of η along one direction (docs/method.md §4).
 
 Input: 2×2×2 block counts of solid voxels (uint8, values 0..8), shape ``(B, n, n, n)`` with the
 transport direction as the first spatial axis, ``n = N / 2`` (96 at the paper's N = 192),
-rescaled to ``[-1/2, 1/2]`` by :func:`spinodoid.data.to_model_input`. Output: ``logit(η)``,
+rescaled to ``[-1/2, 1/2]`` by :func:`spinodoid.cnn_input.to_model_input`. Output: ``logit(η)``,
 float32, shape ``(B,)``.
 
 Checkpoints are ``torch.save`` dictionaries with at least ``"model"`` (the state dict) and
@@ -21,7 +21,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from spinodoid.data import to_model_input
+from spinodoid.atomic import atomic_write
+from spinodoid.cnn_input import to_model_input
 
 __all__ = [
     "CONV_FILTERS",
@@ -164,9 +165,8 @@ def resolve_device(device: str | torch.device) -> torch.device:
 def _atomic_save(obj: Mapping[str, Any], path: Path) -> None:
     """``torch.save`` to a temporary name in the same folder, then rename over ``path``."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    torch.save(dict(obj), tmp)
-    os.replace(tmp, path)
+    with atomic_write(path) as tmp:
+        torch.save(dict(obj), tmp)
 
 
 def save_checkpoint(

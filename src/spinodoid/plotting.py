@@ -1,4 +1,4 @@
-"""Figures of the report (SPEC §6): one function per figure, each returning a matplotlib Figure.
+"""Figures of the report (docs/method.md §6): one function per figure, each returning a Figure.
 
 Figures are built on :class:`matplotlib.figure.Figure` with the Agg canvas (no pyplot, no
 display), and kept cheap: a cube render shows the three visible faces of a structure as
@@ -6,6 +6,8 @@ coloured quads, sub-sampled to at most ``max_side`` quads per edge, instead of a
 surface. :func:`save_figure` writes a PNG via a temporary name.
 
 - :func:`examples_figure`: three example structures (paper Fig. 2).
+- :func:`dataset_figures`: η histograms, η_x–η_y scatter and θ marginals (paper Fig. 3).
+- :func:`parity_figure`: true vs predicted η on the test set (paper Fig. 5).
 - :func:`posterior_figure`: ABC-PMC marginals per generation (paper Figs. 6–7).
 - :func:`validation_figure`: CNN vs solver η at θ̂ (paper Figs. 8–9).
 - :func:`renders_figure`: a designed structure at N and upscaled (paper Fig. 10).
@@ -25,23 +27,26 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from spinodoid import AXES
-from spinodoid.io import atomic_path
+from spinodoid.atomic import atomic_write
 
 __all__ = [
+    "DATASET_FIGURE_NAMES",
     "EXAMPLE_THETAS",
     "SOLID_COLOUR",
     "PORE_COLOUR",
     "save_figure",
     "draw_cube",
+    "dataset_figures",
     "examples_figure",
+    "parity_figure",
     "posterior_figure",
     "validation_figure",
     "renders_figure",
     "table_html",
 ]
 
-#: Three θ = (a_x, a_y, a_z, ε) spanning the prior (SPEC §2): isotropic, elongated along z,
-#: and fine, porous and elongated along x (the paper's Fig. 2 shows such a spread).
+#: Three θ = (a_x, a_y, a_z, ε) spanning the prior (docs/method.md §2): isotropic, elongated
+#: along z, and fine, porous and elongated along x (the paper's Fig. 2 shows such a spread).
 EXAMPLE_THETAS: tuple[tuple[float, float, float, float], ...] = (
     (0.10, 0.10, 0.10, 0.50),
     (0.06, 0.10, 0.20, 0.40),
@@ -55,9 +60,8 @@ _PARAM_LABELS = {"a_x": "a_x", "a_y": "a_y", "a_z": "a_z", "eps": "ε"}
 def save_figure(fig: Figure, path: str | os.PathLike[str], dpi: int = 110) -> None:
     """Write ``fig`` as PNG to ``path`` (temporary name, then rename)."""
     FigureCanvasAgg(fig)
-    tmp = atomic_path(path)
-    fig.savefig(tmp, dpi=dpi)
-    os.replace(tmp, Path(path))
+    with atomic_write(path) as tmp:
+        fig.savefig(tmp, dpi=dpi)
 
 
 def _face_colours(face: np.ndarray) -> np.ndarray:
@@ -234,3 +238,92 @@ def table_html(frame: pd.DataFrame, title: str, note: str = "", digits: int = 4)
         f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{title}</title>"
         f"<style>{style}</style></head><body><h3>{title}</h3><p>{note}</p>{body}</body></html>"
     )
+
+
+#: File names of :func:`dataset_figures` (paper Fig. 3).
+DATASET_FIGURE_NAMES: tuple[str, str, str] = (
+    "eta_hist.png",
+    "eta_xy_scatter.png",
+    "theta_dist.png",
+)
+_THETA_NAMES = ("a_x", "a_y", "a_z", "eps")
+
+
+def _pearson(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.corrcoef(a, b)[0, 1]) if len(a) > 1 else float("nan")
+
+
+def _eta_hist_figure(eta: np.ndarray) -> Figure:
+    fig = Figure(figsize=(10, 3.2), layout="constrained")
+    bins = np.linspace(0, 1, 41)
+    for axis, ax in enumerate(fig.subplots(1, 3, sharey=True)):
+        ax.hist(eta[:, axis], bins=bins, color=f"C{axis}")
+        ax.set_xlabel(f"η_{AXES[axis]}")
+    fig.axes[0].set_ylabel("structures")
+    fig.suptitle("Effective diffusivity per direction (paper Fig. 3)")
+    return fig
+
+
+def _eta_scatter_figure(eta: np.ndarray) -> Figure:
+    fig = Figure(figsize=(4.5, 4.5), layout="constrained")
+    ax = fig.subplots()
+    ax.scatter(eta[:, 0], eta[:, 1], s=4, alpha=0.5)
+    ax.plot([0, 1], [0, 1], color="0.6", lw=0.8)
+    ax.set(xlim=(0, 1), ylim=(0, 1), xlabel="η_x", ylabel="η_y", aspect="equal")
+    ax.set_title(f"Pearson r = {_pearson(eta[:, 0], eta[:, 1]):.3f} (paper: r ≈ 0.88)")
+    return fig
+
+
+def _theta_figure(theta: np.ndarray) -> Figure:
+    fig = Figure(figsize=(12, 3.2), layout="constrained")
+    for k, ax in enumerate(fig.subplots(1, 4)):
+        ax.hist(theta[:, k], bins=30, color=f"C{k}")
+        ax.set_xlabel(_THETA_NAMES[k])
+    fig.axes[0].set_ylabel("accepted structures")
+    fig.suptitle("θ after the connectivity rejection")
+    return fig
+
+
+def dataset_figures(eta: np.ndarray, theta: np.ndarray, figure_dir: str | os.PathLike[str]) -> None:
+    """Write the dataset's figures (paper Fig. 3) as ``DATASET_FIGURE_NAMES`` in ``figure_dir``.
+
+    η histograms per direction, the η_x–η_y scatter with Pearson r in its title (paper:
+    r ≈ 0.88), and the θ marginals after the connectivity rejection.
+
+    Args:
+        eta: η along (x, y, z), float (n, 3) (:func:`spinodoid.dataset.read_labels`).
+        theta: (a_x, a_y, a_z, eps), float (n, 4).
+        figure_dir: directory (created).
+    """
+    out = Path(figure_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    figures = (_eta_hist_figure(eta), _eta_scatter_figure(eta), _theta_figure(theta))
+    for name, fig in zip(DATASET_FIGURE_NAMES, figures, strict=True):
+        save_figure(fig, out / name, dpi=120)
+
+
+def parity_figure(predictions: pd.DataFrame, split: str = "test") -> Figure:
+    """True vs predicted η for one split, all three directions (paper Fig. 5).
+
+    ``predictions`` is the output of :func:`spinodoid.evaluation.predict_splits`.
+    """
+    import torch
+
+    from spinodoid.evaluation import mape_percent, mse_logit
+
+    part = predictions[predictions["split"] == split]
+    fig = Figure(figsize=(4.8, 4.8), layout="constrained")
+    ax = fig.subplots()
+    for k, direction in enumerate(AXES):
+        sel = part[part["direction"] == direction]
+        ax.scatter(sel["eta_true"], sel["eta_pred"], s=5, alpha=0.6, color=f"C{k}", label=direction)
+    ax.plot([0, 1], [0, 1], color="0.4", lw=0.8)
+    pred = torch.tensor(part["eta_pred"].to_numpy())
+    true = torch.tensor(part["eta_true"].to_numpy())
+    title = f"{split}: {len(part)} samples"
+    if len(part):
+        title += f", MSE {mse_logit(pred, true):.2e}, MAPE {mape_percent(pred, true):.2f} %"
+    ax.set(xlim=(0, 1), ylim=(0, 1), aspect="equal", xlabel="true η", ylabel="predicted η")
+    ax.set_title(title, fontsize=9)
+    ax.legend(title="direction", loc="upper left")
+    return fig

@@ -1,10 +1,10 @@
-"""The paper's prior over θ = (a_x, a_y, a_z, ε) (SPEC §2, paper "Dataset generation").
+"""The paper's prior over θ = (a_x, a_y, a_z, ε) (docs/method.md §2, paper "Dataset generation").
 
 Sampling: β ~ U[1, 3] (largest / smallest a), α ~ U[1, β] (middle / smallest a), the vector
 (1, α, β) rescaled so that its mean is m ~ U[0.05, 0.2], its values assigned to (a_x, a_y, a_z) by a
 uniformly random permutation, and ε ~ U[0.3, 0.85].
 
-Density (used for the ABC-PMC weights, SPEC §5). Write the sorted length scales
+Density (used for the ABC-PMC weights, docs/method.md §5). Write the sorted length scales
 a₁ ≤ a₂ ≤ a₃; then α = a₂/a₁, β = a₃/a₁, m = (a₁ + a₂ + a₃)/3, and the Jacobian of
 (a₁, a₂, a₃) ↦ (α, β, m) is m / a₁³. Hence, inside the support,
 

@@ -1,4 +1,4 @@
-"""Rejection sampling of dataset shards (SPEC §2; rule ``sample``).
+"""Rejection sampling of dataset shards (docs/method.md §2; rule ``sample``).
 
 Shard ``s`` draws candidate ``k`` with θ from the prior (generator seeded by
 ``(base_seed, s)``) and structure seed :func:`structure_seed` ``(base_seed, s, k)``, and keeps it
@@ -10,57 +10,22 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass, field
-from pathlib import Path
 
-import h5py
 import numpy as np
 from tqdm import tqdm
 
-from spinodoid import __version__
 from spinodoid.connectivity import percolating_axes
-from spinodoid.io import atomic_path
 from spinodoid.prior import sample_prior
+from spinodoid.shards import Shard, read_shard_h5
 from spinodoid.structure import generate_structure
 
-__all__ = [
-    "Shard",
-    "ShardFullError",
-    "structure_seed",
-    "sample_shard",
-    "write_shard_h5",
-    "read_shard_h5",
-    "rejection_table",
-]
+__all__ = ["ShardFullError", "rejection_table", "sample_shard", "structure_seed"]
 
 log = logging.getLogger(__name__)
 
 
 class ShardFullError(RuntimeError):
     """A shard could not be filled within its attempt budget."""
-
-
-@dataclass
-class Shard:
-    """Accepted structures of one shard plus the rejected candidates' θ.
-
-    ``structures`` uint8 ``(n, N, N, N)``; ``theta`` float64 ``(n, 4)``; ``seed`` int64 ``(n,)``;
-    ``rejected_theta`` float64 ``(m, 4)``; ``rejected_reason`` ``(m,)`` strings ``pore``,
-    ``solid`` or ``both`` (the phase that failed to percolate).
-    """
-
-    index: int
-    size: int
-    base_seed: int
-    structures: np.ndarray
-    theta: np.ndarray
-    seed: np.ndarray
-    rejected_theta: np.ndarray = field(default_factory=lambda: np.empty((0, 4)))
-    rejected_reason: np.ndarray = field(default_factory=lambda: np.empty(0, dtype="U5"))
-
-    @property
-    def attempts(self) -> int:
-        return len(self.seed) + len(self.rejected_reason)
 
 
 def structure_seed(base_seed: int, shard: int, index: int) -> int:
@@ -122,56 +87,6 @@ def sample_shard(
         rejected_theta=np.array(rejected, dtype=np.float64).reshape(-1, 4),
         rejected_reason=np.array(reasons, dtype="U5"),
     )
-
-
-def write_shard_h5(shard: Shard, path: str | os.PathLike) -> None:
-    """Write a shard (format in docs/architecture.md) to a temporary file, then rename it."""
-    path = Path(path)
-    tmp = atomic_path(path)
-    n, size = len(shard.seed), shard.size
-    with h5py.File(tmp, "w") as handle:
-        handle.create_dataset(
-            "structures",
-            data=shard.structures,
-            chunks=(1, size, size, size),
-            compression="gzip",
-            compression_opts=1,
-            shuffle=True,
-        )
-        handle.create_dataset("theta", data=shard.theta)
-        handle.create_dataset("seed", data=shard.seed)
-        handle.create_dataset("rejected_theta", data=shard.rejected_theta)
-        handle.create_dataset("rejected_reason", data=shard.rejected_reason.astype("S5"))
-        handle.attrs.update(
-            size=size,
-            shard=shard.index,
-            base_seed=shard.base_seed,
-            attempts=shard.attempts,
-            accepted=n,
-            package_version=__version__,
-        )
-    os.replace(tmp, path)
-
-
-def read_shard_h5(path: str | os.PathLike, load_structures: bool = True) -> Shard:
-    """Read a shard written by :func:`write_shard_h5` (structures skipped if not wanted)."""
-    with h5py.File(path, "r") as handle:
-        size = int(handle.attrs["size"])
-        structures = (
-            handle["structures"][...]
-            if load_structures
-            else np.empty((0, size, size, size), dtype=np.uint8)
-        )
-        return Shard(
-            index=int(handle.attrs["shard"]),
-            size=size,
-            base_seed=int(handle.attrs["base_seed"]),
-            structures=structures,
-            theta=handle["theta"][...],
-            seed=handle["seed"][...],
-            rejected_theta=handle["rejected_theta"][...],
-            rejected_reason=handle["rejected_reason"][...].astype("U5"),
-        )
 
 
 def rejection_table(paths: list[str | os.PathLike]):

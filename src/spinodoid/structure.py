@@ -1,4 +1,4 @@
-"""Spinodoid structures: thresholded anisotropic Gaussian random fields (SPEC §1; eqs. 2, 3, 12).
+"""Spinodoid structures: thresholded anisotropic GRFs (eqs. 2, 3, 12; docs/method.md §1).
 
 A structure is defined bit for bit by ``(theta, seed, size)``:
 
@@ -8,7 +8,7 @@ A structure is defined bit for bit by ``(theta, seed, size)``:
    ``(seed, i)``.
 2. ``Ψ = IFFT(FFT(W) · γ(q)^½)`` with the spectral density of eq. 3,
    ``γ(q) = [1 + ((a_x q_x)² + (a_y q_y)² + (a_z q_z)²)⁴]⁻²``, where ``q`` is the frequency in
-   cycles per domain length, i.e. the integer FFT wavenumber (SPEC §1, "Units of q"). ``Ψ`` is
+   cycles per domain length, i.e. the integer FFT wavenumber (docs/method.md §1). ``Ψ`` is
    scaled to unit variance (a monotone rescaling that changes no voxel).
 3. Threshold at the ε-quantile ``T`` (eq. 2): solid ``1`` where ``Ψ ≥ T``, pore ``0`` where
    ``Ψ < T``; exactly ``round(ε N³)`` voxels are pore (up to exact ties, which have probability
@@ -27,7 +27,16 @@ from collections.abc import Sequence
 
 import numpy as np
 import scipy.fft
-import scipy.signal
+
+from spinodoid.hashing import (
+    GOLDEN,
+    MASK64,
+    as_signed,
+    mix64_inplace,
+    mix64_int,
+    mix64_torch,
+    srl_torch,
+)
 
 __all__ = [
     "spectral_density",
@@ -42,10 +51,6 @@ __all__ = [
     "kth_smallest_torch",
 ]
 
-_GOLDEN = 0x9E3779B97F4A7C15
-_MIX1 = 0xBF58476D1CE4E5B9
-_MIX2 = 0x94D049BB133111EB
-_MASK64 = (1 << 64) - 1
 _PI = np.pi
 _TWO_PI = 2.0 * np.pi
 _INV_2_32 = 1.0 / 4294967296.0
@@ -62,32 +67,16 @@ def _validate(theta_or_a: Sequence[float], size: int) -> None:
 def _pair_counters(pairs: int) -> np.ndarray:
     """``(j + 1)·golden`` for j < pairs, uint64 (wrapping); shared by every seed of a size."""
     with np.errstate(over="ignore"):
-        counters = np.arange(1, pairs + 1, dtype=np.uint64) * np.uint64(_GOLDEN)
+        counters = np.arange(1, pairs + 1, dtype=np.uint64) * np.uint64(GOLDEN)
     counters.flags.writeable = False
     return counters
-
-
-def _splitmix64_inplace(z: np.ndarray) -> np.ndarray:
-    """splitmix64 finaliser on a uint64 array, in place (wrapping arithmetic)."""
-    shifted = z >> np.uint64(30)
-    z ^= shifted
-    z *= np.uint64(_MIX1)
-    np.right_shift(z, np.uint64(27), out=shifted)
-    z ^= shifted
-    z *= np.uint64(_MIX2)
-    np.right_shift(z, np.uint64(31), out=shifted)
-    z ^= shifted
-    return z
 
 
 def _seed_key(seed: int) -> int:
     """64-bit stream key of a seed (a scalar splitmix64 step), so nearby seeds are unrelated."""
     if seed < 0 or seed >= 1 << 63:
         raise ValueError(f"seed must be in [0, 2**63), got {seed}")
-    z = (seed + _GOLDEN) & _MASK64
-    z = ((z ^ (z >> 30)) * _MIX1) & _MASK64
-    z = ((z ^ (z >> 27)) * _MIX2) & _MASK64
-    return z ^ (z >> 31)
+    return mix64_int((seed + GOLDEN) & MASK64)
 
 
 def white_noise(seed: int, size: int) -> np.ndarray:
@@ -99,7 +88,7 @@ def white_noise(seed: int, size: int) -> np.ndarray:
     """
     n = size**3
     pairs = (n + 1) // 2
-    bits = _splitmix64_inplace(_pair_counters(pairs) + np.uint64(_seed_key(seed)))
+    bits = mix64_inplace(_pair_counters(pairs) + np.uint64(_seed_key(seed)))
     radius = (bits >> np.uint64(32)).astype(np.float64)
     radius += 0.5
     radius *= _INV_2_32
@@ -221,6 +210,8 @@ def refine_level_set(field: np.ndarray, factor: int) -> np.ndarray:
     """
     if factor < 1 or int(factor) != factor:
         raise ValueError(f"refinement factor must be a positive integer, got {factor}")
+    import scipy.signal  # 0.6 s to import; only refinement needs it
+
     refined = field.astype(np.float64)
     for axis in range(3):
         refined = scipy.signal.resample(refined, refined.shape[axis] * int(factor), axis=axis)
@@ -230,33 +221,17 @@ def refine_level_set(field: np.ndarray, factor: int) -> np.ndarray:
 # ----------------------------------------------------------------------------- torch backend
 
 
-def _as_signed(value: int) -> int:
-    """A uint64 constant as the int64 with the same bits (torch has no full uint64 arithmetic)."""
-    return value - (1 << 64) if value >= 1 << 63 else value
-
-
-def _srl(z, shift: int):
-    """Logical right shift of int64 tensors (torch's >> is arithmetic)."""
-    return (z >> shift) & ((1 << (64 - shift)) - 1)
-
-
-def _splitmix64_torch(z):
-    z = (z ^ _srl(z, 30)) * _as_signed(_MIX1)
-    z = (z ^ _srl(z, 27)) * _as_signed(_MIX2)
-    return z ^ _srl(z, 31)
-
-
 def white_noise_torch(seeds, size: int, device):
     """:func:`white_noise` for a batch of seeds on a torch device, float32 ``(B, N, N, N)``."""
     import torch
 
     n = size**3
     pairs = (n + 1) // 2
-    keys = [_as_signed(_seed_key(int(seed))) for seed in seeds]
+    keys = [as_signed(_seed_key(int(seed))) for seed in seeds]
     keys = torch.tensor(keys, dtype=torch.int64, device=device)
-    counter = torch.arange(1, pairs + 1, dtype=torch.int64, device=device) * _as_signed(_GOLDEN)
-    bits = _splitmix64_torch(counter[None, :] + keys[:, None])
-    radius = torch.sqrt(-2.0 * torch.log((_srl(bits, 32).to(torch.float64) + 0.5) * _INV_2_32))
+    counter = torch.arange(1, pairs + 1, dtype=torch.int64, device=device) * as_signed(GOLDEN)
+    bits = mix64_torch(counter[None, :] + keys[:, None])
+    radius = torch.sqrt(-2.0 * torch.log((srl_torch(bits, 32).to(torch.float64) + 0.5) * _INV_2_32))
     angle = ((bits & 0xFFFFFFFF).to(torch.float64) + 0.5) * (_TWO_PI * _INV_2_32)
     del bits
     cosine = torch.cos(angle)

@@ -1,4 +1,4 @@
-"""Training of the paper's CNN with resume, and its evaluation (SPEC §4, paper Table 1, Fig. 5).
+"""Training of the paper's CNN with resume (docs/method.md §4; evaluation in spinodoid.evaluation).
 
 SGD with momentum on the MSE of logit(η) (eq. 13), the paper's learning-rate schedule written
 as phases of (epochs, log10 LR), random lateral flips/swaps/shifts of every batch, the model
@@ -30,26 +30,22 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
-from matplotlib.figure import Figure
 from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
-from spinodoid import AXES, __version__
-from spinodoid.data import SPLITS, SpinodoidDataset, augment_batch, to_model_input
-from spinodoid.model import SpinodoidCNN, predict_eta, resolve_device, save_checkpoint
+from spinodoid import __version__
+from spinodoid.atomic import atomic_write
+from spinodoid.cnn_input import to_model_input
+from spinodoid.evaluation import mape_percent, mse_logit
+from spinodoid.model import SpinodoidCNN, resolve_device, save_checkpoint
+from spinodoid.training_data import SpinodoidDataset, augment_batch
 
 __all__ = [
     "METRIC_COLUMNS",
-    "PAPER_TABLE1",
     "PhaseLR",
     "TrainConfig",
     "TrainResult",
     "learning_rate",
-    "mape_percent",
-    "mse_logit",
-    "parity_figure",
-    "predict_splits",
-    "evaluation_table",
     "total_epochs",
     "train",
 ]
@@ -67,13 +63,6 @@ METRIC_COLUMNS: tuple[str, ...] = (
     "seconds",
     "samples_per_second",
 )
-
-#: The paper's Table 1 (all directions): split -> (MSE of logit η, MAPE in %).
-PAPER_TABLE1: dict[str, tuple[float, float]] = {
-    "train": (3.5766e-4, 0.8689),
-    "val": (4.7425e-4, 0.9615),
-    "test": (5.0987e-4, 0.9986),
-}
 
 
 @dataclass(frozen=True)
@@ -147,17 +136,6 @@ class PhaseLR:
     def __call__(self, epoch: int) -> float:
         """Learning rate of 0-based ``epoch``."""
         return learning_rate(self.schedule, epoch)
-
-
-def mse_logit(eta_pred: torch.Tensor, eta_true: torch.Tensor) -> float:
-    """MSE on the logit scale (eq. 14): ⟨(logit η̂ − logit η)²⟩, η in (0, 1), any equal shapes."""
-    diff = torch.logit(eta_pred.double()) - torch.logit(eta_true.double())
-    return float(torch.mean(diff**2))
-
-
-def mape_percent(eta_pred: torch.Tensor, eta_true: torch.Tensor) -> float:
-    """Mean absolute percentage error (eq. 15): 100 · ⟨|η̂ − η| / η⟩, in percent."""
-    return float(100.0 * torch.mean(torch.abs(eta_pred.double() - eta_true.double()) / eta_true))
 
 
 @contextlib.contextmanager
@@ -248,9 +226,8 @@ def _fingerprint(
 
 def _write_metrics(history: Sequence[Mapping[str, Any]], path: Path) -> None:
     """Write the per-epoch metrics to ``path`` (CSV, columns :data:`METRIC_COLUMNS`) atomically."""
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    pd.DataFrame(list(history), columns=list(METRIC_COLUMNS)).to_csv(tmp, index=False)
-    os.replace(tmp, path)
+    with atomic_write(path) as tmp:
+        pd.DataFrame(list(history), columns=list(METRIC_COLUMNS)).to_csv(tmp, index=False)
 
 
 class _Run:
@@ -421,7 +398,8 @@ def train(
     train_config
         Schedule, optimizer and device settings and the seed.
     dataset_path
-        ``results/dataset.zarr``, read through :class:`spinodoid.data.SpinodoidDataset` into
+        ``results/dataset.zarr``, read through
+        :class:`spinodoid.training_data.SpinodoidDataset` into
         memory (uint8, (N/2)³ bytes per structure: 7.2 GB for the paper's training split).
     out_dir
         Folder for ``checkpoint.pt`` (while running), ``best.pt``, ``last.pt``, ``metrics.csv``.
@@ -516,90 +494,3 @@ def _run_epoch(
         "epoch %d/%d: train %.4g, val %.4g (MAPE %.2f %%), %.1f s%s",
         run.epoch, n_epochs, train_loss, val_loss, val_mape, seconds, " *" if is_best else "",
     )  # fmt: skip
-
-
-def predict_splits(
-    model: SpinodoidCNN,
-    dataset_path: str | os.PathLike[str],
-    splits: Sequence[str] = SPLITS,
-    device: str | torch.device | None = None,
-    batch_size: int = 32,
-) -> pd.DataFrame:
-    """CNN predictions for every item of the given splits of a dataset store (no augmentation).
-
-    Returns
-    -------
-    pandas.DataFrame
-        One row per (structure, direction): ``split``, ``row`` (index in the store),
-        ``direction`` ("x", "y", "z"), ``eta_true``, ``eta_pred``.
-    """
-    frames = []
-    for split in splits:
-        dataset = SpinodoidDataset(dataset_path, split)
-        loader = DataLoader(dataset, batch_size=batch_size, shuffle=False)
-        preds = [predict_eta(model, x, axis=0, device=device).float().cpu() for x, _ in loader]
-        sources = [dataset.source(i) for i in range(len(dataset))]
-        frames.append(
-            pd.DataFrame(
-                {
-                    "split": split,
-                    "row": [row for row, _ in sources],
-                    "direction": [AXES[axis] for _, axis in sources],
-                    "eta_true": dataset.targets().numpy(),
-                    "eta_pred": torch.cat(preds).numpy() if preds else np.empty(0),
-                }
-            )
-        )
-    return pd.concat(frames, ignore_index=True)
-
-
-def evaluation_table(predictions: pd.DataFrame) -> pd.DataFrame:
-    """The paper's Table 1 per split and per direction from :func:`predict_splits` output.
-
-    Returns
-    -------
-    pandas.DataFrame
-        One row per split and direction ("x", "y", "z", "all"): ``split``, ``direction``,
-        ``samples``, ``mse_logit`` (eq. 14), ``mape_percent`` (eq. 15), and for "all" the
-        paper's values ``paper_mse_logit`` and ``paper_mape_percent`` (NaN elsewhere).
-    """
-    rows = []
-    for split, group in predictions.groupby("split", sort=False):
-        for direction in (*AXES, "all"):
-            part = group if direction == "all" else group[group["direction"] == direction]
-            pred = torch.tensor(part["eta_pred"].to_numpy())
-            true = torch.tensor(part["eta_true"].to_numpy())
-            paper = PAPER_TABLE1.get(str(split), (math.nan, math.nan))
-            paper = paper if direction == "all" else (math.nan, math.nan)
-            rows.append(
-                {
-                    "split": split,
-                    "direction": direction,
-                    "samples": len(part),
-                    "mse_logit": mse_logit(pred, true) if len(part) else math.nan,
-                    "mape_percent": mape_percent(pred, true) if len(part) else math.nan,
-                    "paper_mse_logit": paper[0],
-                    "paper_mape_percent": paper[1],
-                }
-            )
-    return pd.DataFrame(rows)
-
-
-def parity_figure(predictions: pd.DataFrame, split: str = "test") -> Figure:
-    """True vs predicted η for one split, all three directions (paper Fig. 5)."""
-    part = predictions[predictions["split"] == split]
-    fig = Figure(figsize=(4.8, 4.8), layout="constrained")
-    ax = fig.subplots()
-    for k, direction in enumerate(AXES):
-        sel = part[part["direction"] == direction]
-        ax.scatter(sel["eta_true"], sel["eta_pred"], s=5, alpha=0.6, color=f"C{k}", label=direction)
-    ax.plot([0, 1], [0, 1], color="0.4", lw=0.8)
-    pred = torch.tensor(part["eta_pred"].to_numpy())
-    true = torch.tensor(part["eta_true"].to_numpy())
-    title = f"{split}: {len(part)} samples"
-    if len(part):
-        title += f", MSE {mse_logit(pred, true):.2e}, MAPE {mape_percent(pred, true):.2f} %"
-    ax.set(xlim=(0, 1), ylim=(0, 1), aspect="equal", xlabel="true η", ylabel="predicted η")
-    ax.set_title(title, fontsize=9)
-    ax.legend(title="direction", loc="upper left")
-    return fig

@@ -1,10 +1,10 @@
-"""Validation of designed θ̂ by the solver and the CNN, and upscaling (SPEC §6).
+"""Validation of designed θ̂ by the solver and the CNN, and upscaling (docs/method.md §6).
 
 *Validation* generates ``K`` structures at the posterior mean θ̂ with fresh seeds (paper:
 ``K = 250``) and computes η along x, y and z with the solver and with the CNN (paper Figs. 8–9).
 *Upscaling* generates ``M`` structures of side ``N·factor`` with the length scales divided by
 ``factor`` (paper: ``M = 10`` at ``576 = 3·192``), which keeps the voxel size and grows the domain
-``factor``-fold (SPEC §1, "Units of q"); only the solver applies there, the CNN being tied to N.
+``factor``-fold (docs/method.md §1); only the solver applies there, the CNN being tied to N.
 
 Seeds are derived from the master seed, the target name, a stream name (``"validate"``,
 ``"upscale"`` or ``"export"``) and the structure index, so they never coincide with the
@@ -35,9 +35,9 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from spinodoid import AXES
+from spinodoid.atomic import atomic_write, write_text_atomic
 from spinodoid.connectivity import is_bicontinuous
 from spinodoid.diffusivity import effective_diffusivity
-from spinodoid.io import atomic_path
 from spinodoid.structure import level_set as grf_level_set
 
 __all__ = [
@@ -67,9 +67,7 @@ __all__ = [
     "summarize",
     "paper_results_for",
     "IncompleteDesignError",
-    "read_design_status",
     "design_status_table",
-    "read_theta_hat",
     "write_table",
     "combined_table",
 ]
@@ -94,7 +92,8 @@ HOST_BYTES_PER_CELL = 48
 _GIB = 1024**3
 _SEED_STREAMS = {"validate": 1, "upscale": 2, "export": 3}
 
-#: SPEC §6 / paper: targets, θ̂ and the mean η at θ̂ by CNN and LBM (250 structures, N = 192)
+#: The paper (docs/method.md §6): targets, θ̂ and the mean η at θ̂ by CNN and LBM (250
+#: structures, N = 192)
 #: and by LBM after upscaling (10 structures, N = 576, every std < 0.003).
 PAPER_RESULTS: dict[str, dict[str, tuple[float, ...]]] = {
     "case1": {
@@ -180,7 +179,8 @@ def upscaled_size(size: int, factor: float) -> int:
 def upscaled_theta(theta: Sequence[float], factor: float) -> np.ndarray:
     """θ with a_x, a_y, a_z divided by ``factor`` and ε kept, float64 (4,).
 
-    a is in domain lengths (SPEC §1), so a/factor on a domain factor times larger keeps the
+    a is in domain lengths (docs/method.md §1), so a/factor on a domain factor times larger keeps
+    the
     features' size in voxels (paper: "the length scale parameters ... are divided by 3").
     """
     out = np.asarray(theta, dtype=np.float64).copy()
@@ -254,7 +254,7 @@ def cnn_eta(model, structures: np.ndarray, device=None) -> np.ndarray:
     """
     import torch
 
-    from spinodoid.data import block_counts
+    from spinodoid.cnn_input import block_counts
     from spinodoid.model import predict_eta_all_axes
 
     counts = torch.as_tensor(block_counts(structures))
@@ -297,11 +297,7 @@ class ResumableRows:
         """Append one row and write the file atomically."""
         self.rows.append(dict(row))
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = atomic_path(self.path)
-        tmp.write_text(
-            json.dumps({"signature": self.signature, "rows": self.rows}), encoding="utf-8"
-        )
-        os.replace(tmp, self.path)
+        write_text_atomic(self.path, json.dumps({"signature": self.signature, "rows": self.rows}))
 
 
 class NotEnoughStructuresError(RuntimeError):
@@ -406,7 +402,7 @@ def upscale_structures(
     count: int | None = None,
     rows: ResumableRows | None = None,
 ) -> pd.DataFrame:
-    """Solver η of structures of side ``size·factor`` at θ with a / factor (paper, "Upscaling").
+    """Solver η of structures of side ``size·factor`` at θ with a / factor (docs/method.md §6).
 
     The size is checked (:func:`upscaled_size`) and the memory planned (:func:`check_memory`)
     before any structure is generated. Candidates, ``count`` and ``rows`` as in
@@ -472,23 +468,8 @@ def summarize(frame: pd.DataFrame, target: Sequence[float], paper_key: str) -> p
     return pd.DataFrame(rows)
 
 
-def read_theta_hat(path: str | os.PathLike[str]) -> np.ndarray:
-    """θ̂ = (a_x, a_y, a_z, eps) from a design's theta_hat.json, float64 (4,)."""
-    with open(path, encoding="utf-8") as handle:
-        values = json.load(handle)
-    return np.array([values[key] for key in ("a_x", "a_y", "a_z", "eps")], dtype=np.float64)
-
-
 class IncompleteDesignError(RuntimeError):
     """A design that stopped before its last tolerance, with ``design.accept_incomplete`` off."""
-
-
-def read_design_status(path: str | os.PathLike[str]) -> dict[str, object]:
-    """``status`` (``"completed"`` or ``"budget_exhausted"``), ``message`` and
-    ``final_tolerance`` (percent) of a design's theta_hat.json."""
-    with open(path, encoding="utf-8") as handle:
-        values = json.load(handle)
-    return {key: values.get(key) for key in ("status", "message", "final_tolerance")}
 
 
 def design_status_table(
@@ -521,9 +502,8 @@ def design_status_table(
 
 def write_table(frame: pd.DataFrame, path: str | os.PathLike[str]) -> None:
     """Write a CSV (17 significant digits) via a temporary name and rename."""
-    tmp = atomic_path(path)
-    frame.to_csv(tmp, index=False, float_format="%.17g")
-    os.replace(tmp, path)
+    with atomic_write(path) as tmp:
+        frame.to_csv(tmp, index=False, float_format="%.17g")
 
 
 def combined_table(

@@ -1,3 +1,6 @@
+# The dataset store: shards and η gathered into results/dataset.zarr (docs/method.md §2, §4).
+
+
 rule assemble:
     input:
         shards=expand("results/shards/shard_{shard}.h5", shard=SHARDS),

@@ -1,3 +1,6 @@
+# ABC-PMC inverse design of θ for each target η with the CNN (docs/method.md §5).
+
+
 rule design:
     input:
         model="results/model/best.pt",

@@ -1,3 +1,6 @@
+# Rejection sampling of dataset shards (docs/method.md §2), and its acceptance statistics.
+
+
 rule sample:
     output:
         shard="results/shards/shard_{shard}.h5",

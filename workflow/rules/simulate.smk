@@ -1,3 +1,6 @@
+# Solver η along x, y, z of every structure of a shard (docs/method.md §3).
+
+
 rule simulate:
     input:
         shard="results/shards/shard_{shard}.h5",

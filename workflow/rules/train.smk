@@ -1,4 +1,4 @@
-# The paper's CNN (SPEC §4): training with resume, then Table 1 and Fig. 5.
+# The paper's CNN (docs/method.md §4): training with resume, then Table 1 and Fig. 5.
 # The resume state lives in results/model/checkpoint.pt, which is not a declared output, so
 # Snakemake keeps it when a job fails or is killed; the same command resumes from it.
 

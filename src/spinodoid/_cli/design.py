@@ -1,4 +1,4 @@
-"""``spinodoid design``: inverse design of θ for a target η with ABC-PMC and the CNN (SPEC §5)."""
+"""``spinodoid design``: θ for a target η by ABC-PMC with the CNN (docs/method.md §5)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,6 @@ import argparse
 import json
 import sys
 from typing import Any
-
-from spinodoid.abc import PARAM_NAMES, run_design
 
 __all__ = ["register", "run"]
 
@@ -81,6 +79,8 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the design, print θ̂ as JSON on stdout; exit status 0, or 3 on budget stop."""
+    from spinodoid.abc import PARAM_NAMES, run_design
+
     result = run_design(
         args.model,
         args.target,

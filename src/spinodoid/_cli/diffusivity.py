@@ -1,4 +1,4 @@
-"""``spinodoid diffusivity``: η of a structure file along one or more axes (SPEC §7)."""
+"""``spinodoid diffusivity``: η of a structure file along one or more axes (docs/method.md §7)."""
 
 from __future__ import annotations
 
@@ -6,13 +6,6 @@ import argparse
 import contextlib
 import json
 import sys
-
-from spinodoid.diffusivity import (
-    DEFAULT_SUBVOXEL_REFINE,
-    effective_diffusivity,
-    effective_diffusivity_xyz,
-)
-from spinodoid.io import load_structure
 
 __all__ = ["register", "run"]
 
@@ -50,14 +43,24 @@ def register(subparsers) -> None:
     parser.add_argument(
         "--subvoxel-refine",
         type=int,
-        default=DEFAULT_SUBVOXEL_REFINE,
-        help="with --interface subvoxel: solve on the level set refined this many times",
+        default=None,
+        help="with --interface subvoxel: solve on the level set refined this many times "
+        "(default: spinodoid.diffusivity.DEFAULT_SUBVOXEL_REFINE)",
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from spinodoid.diffusivity import (
+        DEFAULT_SUBVOXEL_REFINE,
+        effective_diffusivity,
+        effective_diffusivity_xyz,
+    )
+    from spinodoid.io import load_structure
+
+    if args.subvoxel_refine is None:
+        args.subvoxel_refine = DEFAULT_SUBVOXEL_REFINE
     loaded = load_structure(args.file)
     if args.interface is None:
         args.interface = "voxel" if loaded.level_set is None else "subvoxel"

@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from spinodoid.export import export_mesh
-
 __all__ = ["register", "run"]
 
 _EPILOG = """\
@@ -59,6 +57,8 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Write the mesh and print its size and enclosed volume; exit status 0."""
+    from spinodoid.export import export_mesh
+
     if args.smooth < 0 or args.refine < 1 or args.voxel_size <= 0:
         raise ValueError("need --smooth >= 0, --refine >= 1 and --voxel-size > 0")
     report = export_mesh(

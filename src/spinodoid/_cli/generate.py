@@ -4,13 +4,6 @@ from __future__ import annotations
 
 import argparse
 
-import numpy as np
-
-from spinodoid.connectivity import percolating_axes
-from spinodoid.io import save_structure
-from spinodoid.prior import in_support
-from spinodoid.structure import generate_structure
-
 __all__ = ["register", "run"]
 
 _EPILOG = """\
@@ -46,6 +39,13 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from spinodoid.connectivity import percolating_axes
+    from spinodoid.io import save_structure
+    from spinodoid.prior import in_support
+    from spinodoid.structure import generate_structure
+
     theta = tuple(args.theta)
     structure = generate_structure(theta, args.seed, args.size)
     save_structure(args.output, structure, theta=theta, seed=args.seed)

@@ -5,14 +5,14 @@ from __future__ import annotations
 import argparse
 import json
 from collections.abc import Sequence
-from typing import Any
-
-import torch
+from typing import TYPE_CHECKING, Any
 
 from spinodoid import AXES
-from spinodoid.data import block_counts
-from spinodoid.io import load_structure
-from spinodoid.model import SpinodoidCNN, load_model, predict_eta_all_axes, resolve_device
+
+if TYPE_CHECKING:
+    import torch
+
+    from spinodoid.model import SpinodoidCNN
 
 __all__ = ["register", "run", "structure_counts"]
 
@@ -51,6 +51,11 @@ def register(subparsers: Any) -> None:
 
 def structure_counts(path: str, model: SpinodoidCNN, meta: dict[str, Any]) -> torch.Tensor:
     """Block counts uint8 (n, n, n) of the structure in ``path``, checked against the model."""
+    import torch
+
+    from spinodoid.cnn_input import block_counts
+    from spinodoid.io import load_structure
+
     voxels = load_structure(path).voxels
     size = int(meta.get("size", 2 * model.input_size))
     if voxels.ndim != 3 or voxels.shape != (size, size, size):
@@ -65,6 +70,10 @@ def _predict_files(
     files: Sequence[str], model: SpinodoidCNN, meta: dict[str, Any], device: torch.device
 ) -> list[list[float]]:
     """η (x, y, z) for each file, in order."""
+    import torch
+
+    from spinodoid.model import predict_eta_all_axes
+
     rows: list[list[float]] = []
     for start in range(0, len(files), _FILES_PER_PASS):
         chunk = files[start : start + _FILES_PER_PASS]
@@ -75,6 +84,8 @@ def _predict_files(
 
 def run(args: argparse.Namespace) -> int:
     """Print η per file and axis; exit status 0."""
+    from spinodoid.model import load_model, resolve_device
+
     device = resolve_device(args.device)
     model, meta = load_model(args.model, device)
     for path, eta in zip(args.files, _predict_files(args.files, model, meta, device), strict=True):

@@ -1,0 +1,68 @@
+"""Atomic writes: every file (or directory) of the pipeline is written under a temporary name
+in its own directory and renamed into place, so that an interrupted job never leaves a
+complete-looking output.
+
+Usage::
+
+    with atomic_write("results/table.csv") as tmp:
+        frame.to_csv(tmp)
+
+The temporary sibling is ``.{stem}.tmp{pid}{suffix}``: hidden, unique per process, and with
+the target's suffix so that writers that infer a format from it (matplotlib, zarr) still do.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+__all__ = ["atomic_write", "temporary_sibling", "write_text_atomic"]
+
+
+def temporary_sibling(path: str | os.PathLike[str]) -> Path:
+    """The temporary name :func:`atomic_write` writes before renaming to ``path``."""
+    path = Path(path)
+    return path.with_name(f".{path.stem}.tmp{os.getpid()}{path.suffix}")
+
+
+def _remove(path: Path) -> None:
+    """Remove a file or a directory tree, if present."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    else:
+        path.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def atomic_write(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temporary sibling of ``path`` to write; rename it to ``path`` on success.
+
+    The temporary file or directory is removed if the block raises. A directory written this
+    way replaces an existing directory at ``path`` (e.g. a zarr store).
+
+    Args:
+        path: the final file or directory.
+
+    Yields:
+        The temporary path (same directory and suffix as ``path``), not yet existing.
+    """
+    path = Path(path)
+    tmp = temporary_sibling(path)
+    _remove(tmp)
+    try:
+        yield tmp
+    except BaseException:
+        _remove(tmp)
+        raise
+    if tmp.is_dir() and path.exists():
+        _remove(path)
+    os.replace(tmp, path)
+
+
+def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
+    """Write ``text`` (UTF-8) to ``path`` through :func:`atomic_write`."""
+    with atomic_write(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")

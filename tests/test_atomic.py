@@ -1,0 +1,38 @@
+"""Tests of spinodoid.atomic: temporary sibling, rename on success, nothing left on failure."""
+
+import pytest
+
+from spinodoid.atomic import atomic_write, temporary_sibling, write_text_atomic
+
+
+def test_a_file_appears_only_complete(tmp_path):
+    target = tmp_path / "table.csv"
+    with atomic_write(target) as tmp:
+        assert tmp.parent == tmp_path and tmp.suffix == ".csv" and tmp.name.startswith(".")
+        tmp.write_text("a,b\n")
+        assert not target.exists()
+    assert target.read_text() == "a,b\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["table.csv"]
+
+
+def test_a_failed_write_leaves_neither_file_nor_temporary(tmp_path):
+    target = tmp_path / "out.json"
+    target.write_text("old")
+    with pytest.raises(RuntimeError), atomic_write(target) as tmp:
+        tmp.write_text("half")
+        raise RuntimeError("interrupted")
+    assert target.read_text() == "old"
+    assert not temporary_sibling(target).exists()
+
+
+def test_a_directory_replaces_the_old_one(tmp_path):
+    store = tmp_path / "dataset.zarr"
+    (store / "old").mkdir(parents=True)
+    with atomic_write(store) as tmp:
+        (tmp / "new").mkdir(parents=True)
+    assert [p.name for p in store.iterdir()] == ["new"]
+
+
+def test_write_text_atomic_writes_utf8(tmp_path):
+    write_text_atomic(tmp_path / "t.html", "η θ̂")
+    assert (tmp_path / "t.html").read_bytes() == "η θ̂".encode()

@@ -1,0 +1,131 @@
+# The report's figures and tables (docs/method.md §6, paper Figs. 2, 6–7, 10, Table 1).
+
+
+rule figure_examples:
+    output:
+        figure=report(
+            "results/figures/examples.png",
+            caption="../report/examples.rst",
+            category="Structures",
+            labels={"figure": "example structures (Fig. 2)"},
+        ),
+    log:
+        "logs/figure_examples/figure_examples.log",
+    params:
+        seed=config["seed"],
+        size=config["size"],
+    conda:
+        "../../envs/cpu.yaml"
+    script:
+        "../../scripts/figure_examples.py"
+
+
+rule figure_posterior:
+    input:
+        theta_hat="results/design/{target}/theta_hat.json",
+        posterior="results/design/{target}/posterior.csv",
+    output:
+        figure=report(
+            "results/figures/{target}_posterior.png",
+            caption="../report/posterior.rst",
+            category="Inverse design",
+            subcategory="{target}",
+            labels={"target": "{target}", "figure": "posterior marginals (Figs. 6–7)"},
+        ),
+    log:
+        "logs/figure_posterior/{target}.log",
+    params:
+        target=lambda wildcards: TARGETS[wildcards.target],
+    conda:
+        "../../envs/cpu.yaml"
+    script:
+        "../../scripts/figure_posterior.py"
+
+
+rule report_generations:
+    input:
+        generations="results/design/{target}/generations.csv",
+    output:
+        html=report(
+            "results/design/{target}/generations.html",
+            caption="../report/generations.rst",
+            category="Inverse design",
+            subcategory="{target}",
+            labels={"target": "{target}", "table": "ABC-PMC generations"},
+        ),
+    log:
+        "logs/report_generations/{target}.log",
+    params:
+        target=lambda wildcards: TARGETS[wildcards.target],
+    conda:
+        "../../envs/cpu.yaml"
+    script:
+        "../../scripts/report_generations.py"
+
+
+rule figure_renders:
+    input:
+        theta_hat="results/design/{target}/theta_hat.json",
+    output:
+        figure=report(
+            "results/figures/{target}_renders.png",
+            caption="../report/renders.rst",
+            category="Validation",
+            subcategory="{target}",
+            labels={
+                "target": "{target}",
+                "figure": "renders at N and upscaled (Fig. 10)",
+            },
+        ),
+    log:
+        "logs/figure_renders/{target}.log",
+    params:
+        seed=config["seed"],
+        size=config["size"],
+        factor=config["upscale"]["factor"],
+    resources:
+        mem_mb=int(config["upscale"]["max_memory_gib"] * 1024),
+    conda:
+        "../../envs/cpu.yaml"
+    script:
+        "../../scripts/figure_renders.py"
+
+
+rule report_validation:
+    input:
+        validate=expand("results/validate/{target}_summary.csv", target=TARGETS),
+        upscale=expand("results/upscale/{target}_summary.csv", target=TARGETS),
+    output:
+        table="results/validate/summary.csv",
+        html=report(
+            "results/validate/summary.html",
+            caption="../report/validation_table.rst",
+            category="Validation",
+            labels={"table": "mean η at θ̂ next to the paper"},
+        ),
+    log:
+        "logs/report_validation/report_validation.log",
+    params:
+        targets=list(TARGETS),
+    conda:
+        "../../envs/cpu.yaml"
+    script:
+        "../../scripts/report_validation.py"
+
+
+rule report_table1:
+    input:
+        evaluation="results/model/evaluation.csv",
+    output:
+        html=report(
+            "results/model/table1.html",
+            caption="../report/table1.rst",
+            category="CNN",
+            labels={"table": "error measures (Table 1)"},
+        ),
+    log:
+        "logs/report_table1/report_table1.log",
+    conda:
+        "../../envs/cpu.yaml"
+    script:
+        "../../scripts/report_table1.py"
