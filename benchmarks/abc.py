@@ -134,7 +134,9 @@ def _stage_times(
     out = {"generation": gen / batch}
     for bf16 in (False, True) if device.type == "cuda" else (False,):
         cnn = _timed(
-            lambda bf16=bf16: predict_eta_all_axes(model, counts, device, 3 * batch, bf16),
+            lambda bf16=bf16: predict_eta_all_axes(
+                model, counts, device, 3 * batch, "bf16" if bf16 else "fp32"
+            ),
             device,
             2,
         )
@@ -176,7 +178,8 @@ def _rate(
 ):
     """Evaluations per second of the simulator in batches of ``batch`` (after a warm-up batch),
     pruned with the survival fractions ``survive`` when given."""
-    simulate = cnn_simulator(checkpoint, str(device), base_seed=1, chunk_size=batch, bf16=bf16)
+    precision = "bf16" if bf16 else "fp32"
+    simulate = cnn_simulator(checkpoint, str(device), 1, chunk_size=batch, precision=precision)
     kwargs = {} if survive is None else {"prune": survival_pruner(*survive)}
     theta = sample_prior(np.random.default_rng(1), max(evaluations, batch))
     simulate(theta[:batch], np.arange(batch), **kwargs)

@@ -541,9 +541,9 @@ def test_cnn_simulator_cuda_matches_cpu(checkpoint):
 
     theta = sample_prior(np.random.default_rng(0), 8)
     cpu = abc.cnn_simulator(checkpoint, "cpu", 1)(theta, np.arange(8))
-    gpu = abc.cnn_simulator(checkpoint, "cuda", 1, bf16=False)(theta, np.arange(8))
+    gpu = abc.cnn_simulator(checkpoint, "cuda", 1)(theta, np.arange(8))
     np.testing.assert_allclose(gpu, cpu, atol=2e-3)
-    every_other = abc.cnn_simulator(checkpoint, "cuda", 1, bf16=False)(
+    every_other = abc.cnn_simulator(checkpoint, "cuda", 1)(
         theta, np.arange(8), prune=lambda eta: np.arange(len(eta)) % 2 == 0
     )
     np.testing.assert_allclose(every_other[::2], cpu[::2], atol=2e-3)
@@ -589,3 +589,58 @@ def test_reference_eta_decides_reachability_instead_of_the_cnn(checkpoint, tmp_p
     with pytest.raises(abc.UnreachableTargetError, match="outside what the prior produces"):
         abc.run_design(checkpoint, [0.9, 0.1, 0.9], tmp_path / "no", **kwargs)
     assert result.evaluations == result.generations[0].evaluations
+
+
+# ------------------------------------------------------------------ the acceptance rule in ABC
+
+
+class RefusingGaussianLocation(GaussianLocation):
+    """:class:`GaussianLocation` that refuses (all-NaN row) every candidate with θ_0 > 0.6,
+    as the CNN simulator refuses a structure whose phases do not percolate."""
+
+    def __init__(self, prior: Box | None = None) -> None:
+        super().__init__(prior)
+        self.refused = 0
+
+    def __call__(self, theta: np.ndarray, index: np.ndarray) -> np.ndarray:
+        eta = super().__call__(theta, index)
+        refuse = theta[:, 0] > 0.6
+        self.refused += int(refuse.sum())
+        eta[refuse] = np.nan
+        return eta
+
+
+def test_refused_candidates_are_counted_and_never_accepted():
+    prior = Box(0.0, 1.0, 2)
+    simulate = RefusingGaussianLocation(prior)
+    target = np.array([0.58, 0.5])  # close to the refused region: many candidates land there
+    result = _run(simulate, target, prior, [40.0, 20.0, 10.0], particles=100)
+    assert result.status == "completed"
+    for gen in result.generations:
+        assert (gen.theta[:, 0] <= 0.6).all()
+        assert np.isfinite(gen.rho).all()
+    assert sum(gen.rejected for gen in result.generations) == simulate.refused > 0
+    assert result.evaluations == simulate.rows
+    components = sum(gen.components_simulated for gen in result.generations)
+    assert components == 2 * (simulate.rows - simulate.refused)
+
+
+def test_cnn_simulator_refuses_structures_the_dataset_would_reject(checkpoint):
+    import torch
+
+    from spinodoid.cnn_input import block_counts
+    from spinodoid.connectivity import is_bicontinuous
+    from spinodoid.model import load_model, predict_eta_all_axes
+    from spinodoid.structure import generate_structure
+
+    theta = np.array([[0.05, 0.05, 0.3, 0.2]] * 8)  # percolates for some seeds only
+    index = np.arange(8)
+    seeds = abc.evaluation_seeds(9, index)
+    structures = np.stack([generate_structure(theta[0], int(s), 64) for s in seeds])
+    ok = np.array([is_bicontinuous(s) for s in structures])
+    assert 0 < ok.sum() < 8
+    eta = abc.cnn_simulator(checkpoint, "cpu", base_seed=9, chunk_size=3)(theta, index)
+    assert np.isnan(eta[~ok]).all()
+    model, _ = load_model(checkpoint, "cpu")
+    direct = predict_eta_all_axes(model, torch.as_tensor(block_counts(structures[ok])))
+    np.testing.assert_allclose(eta[ok], direct.double().numpy(), rtol=1e-6)

@@ -187,7 +187,7 @@ def test_block_counts_feed_the_model() -> None:
 def test_cuda_prediction_agrees_with_cpu() -> None:
     model, counts = _model(32), _counts(6)
     cpu = predict_eta_all_axes(model, counts)
-    gpu = predict_eta_all_axes(model.to("cuda"), counts, device="cuda").cpu()
+    gpu = predict_eta_all_axes(model.to("cuda"), counts, device="cuda", precision="bf16").cpu()
     assert torch.allclose(cpu, gpu, atol=2e-2)  # bf16 autocast
-    gpu32 = predict_eta_all_axes(model, counts, device="cuda", bf16=False).cpu()
+    gpu32 = predict_eta_all_axes(model, counts, device="cuda").cpu()
     assert torch.allclose(cpu, gpu32, atol=1e-3)

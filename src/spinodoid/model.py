@@ -16,7 +16,7 @@ import os
 import pickle
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import torch
 from torch import nn
@@ -27,7 +27,10 @@ from spinodoid.cnn_input import to_model_input
 __all__ = [
     "CONV_FILTERS",
     "DENSE_UNITS",
+    "PRECISIONS",
+    "Precision",
     "SpinodoidCNN",
+    "autocast_dtype",
     "feature_size",
     "load_model",
     "predict_eta",
@@ -43,6 +46,19 @@ log = logging.getLogger(__name__)
 CONV_FILTERS: tuple[int, int, int] = (32, 48, 64)
 #: Units of the fully connected layers after the convolutions (paper: 256, 192, 128, 64, then 1).
 DENSE_UNITS: tuple[int, ...] = (256, 192, 128, 64)
+
+Precision = Literal["fp32", "bf16", "fp16"]
+#: Precisions of the CNN's forward passes in prediction: float32, or autocast to bfloat16 or
+#: float16 (on any device; on the CPU both are far slower than float32). The design default is
+#: fp32: docs/performance.md, "CNN precision in design", measures how far the others move ρ.
+PRECISIONS: tuple[str, ...] = ("fp32", "bf16", "fp16")
+
+
+def autocast_dtype(precision: Precision) -> torch.dtype | None:
+    """The autocast dtype of a precision (None for fp32); refuses unknown names."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+    return {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
 
 
 def _block_output_size(size: int) -> tuple[int, bool]:
@@ -222,11 +238,12 @@ def _check_counts(model: SpinodoidCNN, counts: torch.Tensor) -> None:
 
 
 def _forward_eta(
-    model: SpinodoidCNN, counts: torch.Tensor, device: torch.device, bf16: bool
+    model: SpinodoidCNN, counts: torch.Tensor, device: torch.device, precision: Precision
 ) -> torch.Tensor:
     """η = sigmoid(model(counts)) for uint8 counts (B, n, n, n), transport axis first."""
     x = to_model_input(counts.to(device, non_blocking=True))
-    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16 and device.type == "cuda"):
+    dtype = autocast_dtype(precision)
+    with torch.autocast(device.type, dtype=dtype or torch.bfloat16, enabled=dtype is not None):
         logits = model(x)
     return torch.sigmoid(logits.float())
 
@@ -242,7 +259,7 @@ def predict_eta(
     axis: int,
     device: str | torch.device | None = None,
     batch_size: int = 64,
-    bf16: bool = True,
+    precision: Precision = "fp32",
 ) -> torch.Tensor:
     """CNN prediction of η along ``axis`` for each structure of a batch, in inference mode.
 
@@ -258,8 +275,8 @@ def predict_eta(
         Where to run.
     batch_size
         Samples per forward pass (bounds memory).
-    bf16
-        bf16 autocast on CUDA (ignored on the CPU).
+    precision
+        ``"fp32"`` (default), or ``"bf16"`` / ``"fp16"`` autocast (:data:`PRECISIONS`).
 
     Returns
     -------
@@ -274,7 +291,7 @@ def predict_eta(
     was_training = model.training
     model.eval()
     with torch.inference_mode():
-        out = [_forward_eta(model, part, dev, bf16) for part in moved.split(batch_size)]
+        out = [_forward_eta(model, part, dev, precision) for part in moved.split(batch_size)]
     model.train(was_training)
     return torch.cat(out) if out else torch.empty(0, device=dev)
 
@@ -284,7 +301,7 @@ def predict_eta_all_axes(
     counts: torch.Tensor,
     device: str | torch.device | None = None,
     batch_size: int = 63,
-    bf16: bool = True,
+    precision: Precision = "fp32",
 ) -> torch.Tensor:
     """CNN prediction of (η_x, η_y, η_z) for each structure, in inference mode.
 
@@ -293,7 +310,7 @@ def predict_eta_all_axes(
 
     Parameters
     ----------
-    model, device, bf16
+    model, device, precision
         As in :func:`predict_eta`.
     counts
         uint8 block counts, shape (B, n, n, n), axes (x, y, z).
@@ -314,7 +331,7 @@ def predict_eta_all_axes(
     with torch.inference_mode():
         for part in counts.split(per_pass):
             oriented = torch.cat([torch.movedim(part, a + 1, 1) for a in range(3)])
-            eta = _forward_eta(model, oriented, dev, bf16)
+            eta = _forward_eta(model, oriented, dev, precision)
             out.append(eta.reshape(3, -1).T)
     model.train(was_training)
     return torch.cat(out) if out else torch.empty(0, 3, device=dev)
@@ -326,7 +343,7 @@ def predict_eta_pruned(
     keep: Callable[[torch.Tensor], torch.Tensor],
     device: str | torch.device | None = None,
     batch_size: int = 64,
-    bf16: bool = True,
+    precision: Precision = "fp32",
 ) -> torch.Tensor:
     """CNN η along x, then y, then z, each axis only for the structures ``keep`` still wants.
 
@@ -338,7 +355,7 @@ def predict_eta_pruned(
 
     Parameters
     ----------
-    model, device, bf16
+    model, device, precision
         As in :func:`predict_eta`.
     counts
         uint8 block counts, shape (B, n, n, n), axes (x, y, z).
@@ -360,7 +377,9 @@ def predict_eta_pruned(
         if len(rows) == 0:
             break
         part = counts[rows.to(counts.device)]
-        eta[rows, axis] = predict_eta(model, part, axis, device, batch_size, bf16).double().cpu()
+        eta[rows, axis] = (
+            predict_eta(model, part, axis, device, batch_size, precision).double().cpu()
+        )
         if axis < 2:
             active &= torch.as_tensor(keep(eta), dtype=torch.bool)
     return eta

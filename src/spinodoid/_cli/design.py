@@ -72,7 +72,12 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of the run (default 0)")
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
-    parser.add_argument("--fp32", action="store_true", help="no bf16 autocast on CUDA")
+    parser.add_argument(
+        "--precision",
+        choices=("fp32", "bf16", "fp16"),
+        default="fp32",
+        help="the CNN's precision (default fp32; bf16/fp16 autocast for speed on CUDA)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     parser.set_defaults(func=run)
 
@@ -94,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         name="cli",
         pilot_size=args.pilot_size,
-        bf16=not args.fp32,
+        precision=args.precision,
         progress=not args.quiet,
     )
     theta_hat = dict(zip(PARAM_NAMES, result.posterior_mean().tolist(), strict=True))

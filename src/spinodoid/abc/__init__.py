@@ -39,6 +39,9 @@ A simulator is any callable
   prunes.
 - Counts: every row given is one evaluation (``evaluations``), whatever it returns; the non-NaN
   entries returned are the ``components_simulated`` (for the CNN: forward passes).
+- Refusal: a row that is NaN throughout is a candidate the simulator refused (the CNN simulator
+  refuses a structure whose pore or solid phase does not percolate in x, y and z, the
+  dataset's acceptance rule); it scores ρ = ∞ and is counted in the generation's ``rejected``.
 
 A new simulator is a new module in :mod:`spinodoid.abc.simulators`; the sampler does not change.
 """

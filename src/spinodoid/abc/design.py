@@ -43,7 +43,7 @@ def run_design(
     name: str = "target",
     pilot_size: int | None = None,
     reference_eta: np.ndarray | None = None,
-    bf16: bool = True,
+    precision: str = "fp32",
     progress: bool = True,
 ) -> ABCResult:
     """Design θ for a target η with the CNN and the paper's prior; write the outputs.
@@ -70,7 +70,8 @@ def run_design(
             training dataset's. When given, reachability is judged against them
             (:func:`check_reachable`) rather than against CNN predictions of a pilot: they are
             what the prior really produces, whatever the CNN's accuracy.
-        bf16: bf16 autocast of the CNN on CUDA.
+        precision: the CNN's precision, ``fp32`` (default), ``bf16`` or ``fp16``
+            (:data:`spinodoid.model.PRECISIONS`).
         progress: tqdm bars per generation.
 
     Returns:
@@ -86,7 +87,7 @@ def run_design(
         check_reachable(target, reference_eta)
         pilot_size = 0
     device = str(resolve_device(device))
-    simulate = cnn_simulator(model_path, device, seed, bf16=bf16)
+    simulate = cnn_simulator(model_path, device, seed, precision=precision)
     result = abc_pmc(
         simulate,
         target,
@@ -101,7 +102,7 @@ def run_design(
         schedule=tolerance_schedule,
         pilot_size=max(particles, 64) if pilot_size is None else pilot_size,
         out_dir=out / "generations",
-        signature={"model": _file_digest(Path(model_path)), "seed": seed, "bf16": bf16},
+        signature={"model": _file_digest(Path(model_path)), "seed": seed, "precision": precision},
         progress=progress,
     )
     info = {"target": name, "seed": seed, "model": str(model_path), "device": device}

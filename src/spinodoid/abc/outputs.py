@@ -45,7 +45,8 @@ def _summary_frame(result: ABCResult) -> pd.DataFrame:
 def generations_table(summary: pd.DataFrame) -> pd.DataFrame:
     """The report's view of a generations.csv summary: one row per generation with τ (%),
     evaluations, acceptance rate, η components simulated per evaluation (CNN passes, 3 without
-    pruning), ESS, wall time (s) and the weighted posterior mean of each parameter."""
+    pruning), the fraction of candidates rejected by the acceptance rule, ESS, wall time (s) and
+    the weighted posterior mean of each parameter."""
     names = [c.removeprefix("mean_") for c in summary.columns if c.startswith("mean_")]
     table = pd.DataFrame(
         {
@@ -54,6 +55,7 @@ def generations_table(summary: pd.DataFrame) -> pd.DataFrame:
             "evaluations": summary["evaluations"],
             "acceptance": summary["acceptance_rate"],
             "passes / evaluation": summary["components_simulated"] / summary["evaluations"],
+            "rejected": summary["rejected"] / summary["evaluations"],
             "ESS": summary["ess"],
             "wall time (s)": summary["wall_time_s"],
         }

@@ -66,6 +66,8 @@ class Generation:
         components_simulated: η components the simulator computed in this generation (k per
             evaluation, fewer with pruning; for the CNN, forward passes).
         proposals_outside_support: perturbed proposals redrawn without simulation.
+        rejected: candidates the simulator refused (an all-NaN row: for the CNN, a structure
+            the dataset's acceptance rule rejects); each is one evaluation with ρ = ∞.
         wall_time_s: wall time of this generation (s).
         wall_time_total_s: wall time since the start of the run (s), resumed runs included.
         nu: proposal standard deviations, shape (d,), or None for generation 0.
@@ -86,6 +88,7 @@ class Generation:
     wall_time_total_s: float
     nu: np.ndarray | None
     rng_state: dict[str, Any] = field(repr=False)
+    rejected: int = 0
 
     @property
     def acceptance_rate(self) -> float:

@@ -138,9 +138,11 @@ class _Run:
         return rho
 
 
-def _simulated_components(eta: np.ndarray) -> int:
-    """η components a simulator computed: the entries of η' (B, k) that are not NaN."""
-    return int(np.count_nonzero(~np.isnan(eta)))
+def _counts(eta: np.ndarray) -> tuple[int, int]:
+    """(η components a simulator computed, candidates it refused) of η' (B, k): the entries
+    that are not NaN, and the rows that are NaN throughout."""
+    missing = np.isnan(eta)
+    return int(np.count_nonzero(~missing)), int(np.count_nonzero(missing.all(axis=1)))
 
 
 @dataclass
@@ -155,16 +157,19 @@ class _Fill:
     passed: int = 0
     evaluations: int = 0
     components: int = 0
+    rejected: int = 0
 
-    def add(self, theta: np.ndarray, rho: np.ndarray, components: int) -> int:
+    def add(self, theta: np.ndarray, rho: np.ndarray, components: int, rejected: int) -> int:
         """Accept the first passing candidates, in candidate order; returns how many.
 
-        ``components`` is the number of η components simulated for these candidates.
+        ``components`` and ``rejected`` count the η components simulated and the candidates
+        the simulator refused among these candidates (:func:`_counts`).
         """
         ok = np.flatnonzero(rho <= self.tolerance)
         self.passed += len(ok)
         self.evaluations += len(rho)
         self.components += components
+        self.rejected += rejected
         take = ok[: self.need - self.count]
         self.theta.append(theta[take])
         self.rho.append(rho[take])
@@ -206,7 +211,7 @@ def _pilot(run: _Run, prior: _Prior, rng: np.random.Generator, size: int, margin
         theta = np.asarray(prior.sample(rng, min(run.batch_size, n - start)), dtype=np.float64)
         eta = run.simulate_batch(theta)
         etas.append(eta)
-        pilot.add(theta, run.score(theta, eta), _simulated_components(eta))
+        pilot.add(theta, run.score(theta, eta), *_counts(eta))
     if etas:
         check_reachable(run.target, np.concatenate(etas), margin)
     return pilot
@@ -228,7 +233,8 @@ def _run_generation(
     nu = None
     if not gens:
         if pilot is not None:
-            fill.add(np.concatenate(pilot.theta), np.concatenate(pilot.rho), pilot.components)
+            theta, rho = np.concatenate(pilot.theta), np.concatenate(pilot.rho)
+            fill.add(theta, rho, pilot.components, pilot.rejected)
 
         def propose(n: int) -> np.ndarray:
             return np.asarray(prior.sample(rng, n), dtype=np.float64)
@@ -241,7 +247,7 @@ def _run_generation(
         while not fill.full and run.budget_left() > 0:
             theta = propose(min(run.batch_size, run.budget_left()))
             eta = run.simulate_batch(theta, tolerance)
-            bar.update(fill.add(theta, run.score(theta, eta), _simulated_components(eta)))
+            bar.update(fill.add(theta, run.score(theta, eta), *_counts(eta)))
             rate = fill.passed / max(fill.evaluations, 1)
             bar.set_postfix(tol=f"{tolerance:.3g}", acc=f"{rate:.3g}", evals=run.evaluations)
     if not fill.full:
@@ -266,6 +272,7 @@ def _run_generation(
         wall_time_total_s=0.0,
         nu=nu,
         rng_state=rng.bit_generator.state,
+        rejected=fill.rejected,
     )
 
 

@@ -53,6 +53,7 @@ def generation_stats(gen: Generation) -> dict[str, Any]:
         "acceptance_rate": gen.acceptance_rate,
         "components_simulated": gen.components_simulated,
         "proposals_outside_support": gen.proposals_outside_support,
+        "rejected": gen.rejected,
         "wall_time_s": gen.wall_time_s,
         "wall_time_total_s": gen.wall_time_total_s,
         "ess": gen.ess,
@@ -106,6 +107,7 @@ def _read_generation(csv_path: Path, json_path: Path) -> tuple[Generation, dict[
         wall_time_total_s=float(meta["wall_time_total_s"]),
         nu=None if meta["nu"] is None else np.asarray(meta["nu"], dtype=np.float64),
         rng_state=meta["rng_state"],
+        rejected=int(meta.get("rejected", 0)),  # files written before the acceptance rule
     )
     return gen, meta
 

@@ -30,7 +30,7 @@ def cnn_simulator(
     device: str = "auto",
     base_seed: int = 0,
     chunk_size: int | None = None,
-    bf16: bool = True,
+    precision: str = "fp32",
 ) -> Simulator:
     """The paper's simulator: generate a structure per θ (torch FFT) and predict η with the CNN.
 
@@ -43,13 +43,18 @@ def cnn_simulator(
     Given ``prune`` (the protocol in :mod:`spinodoid.abc`), it predicts x, then y and z only
     for the candidates ``prune`` keeps (:func:`spinodoid.model.predict_eta_pruned`).
 
+    Every structure goes through the dataset's acceptance rule first
+    (:func:`spinodoid.connectivity.is_bicontinuous`): the CNN only ever scores structures like
+    those it was trained on. A rejected candidate gets a NaN row (ρ = ∞, never accepted, counted
+    as one evaluation and as ``rejected``) and costs no CNN pass.
+
     Args:
         model_path: checkpoint written by :func:`spinodoid.model.save_checkpoint`; its meta gives
             the structure size N.
         device: ``"auto"``, ``"cpu"`` or ``"cuda"``.
         base_seed: the run's seed (e.g. :func:`design_seed`).
         chunk_size: structures per torch call (default: sized to the memory of ``device``).
-        bf16: bf16 autocast of the CNN on CUDA (ignored on the CPU).
+        precision: the CNN's precision, ``fp32``, ``bf16`` or ``fp16`` (autocast).
 
     Returns:
         ``simulate(theta (B, 4) float64, evaluation_index (B,) int64, prune=None) -> eta (B, 3)
@@ -58,6 +63,7 @@ def cnn_simulator(
     import torch
 
     from spinodoid.cnn_input import block_counts
+    from spinodoid.connectivity import is_bicontinuous
     from spinodoid.model import (
         load_model,
         predict_eta_all_axes,
@@ -80,14 +86,21 @@ def cnn_simulator(
             )
         return generate_structures_torch(theta, seeds, size, dev)
 
+    def accepted(voxels: torch.Tensor) -> np.ndarray:
+        return np.array([is_bicontinuous(s) for s in voxels.cpu().numpy()], dtype=bool)
+
     def predict(counts: torch.Tensor, prune: Callable | None) -> torch.Tensor:
         if prune is None:
-            return predict_eta_all_axes(model, counts, dev, batch_size=3 * chunk, bf16=bf16)
+            return predict_eta_all_axes(
+                model, counts, dev, batch_size=3 * chunk, precision=precision
+            )
 
         def keep(eta: torch.Tensor) -> np.ndarray:
             return np.asarray(prune(eta.numpy()), dtype=bool)
 
-        return predict_eta_pruned(model, counts, keep, dev, batch_size=3 * chunk, bf16=bf16)
+        return predict_eta_pruned(
+            model, counts, keep, dev, batch_size=3 * chunk, precision=precision
+        )
 
     def simulate(
         theta: np.ndarray,
@@ -97,17 +110,19 @@ def cnn_simulator(
         if len(theta) == 0:
             return np.empty((0, 3))
         seeds = evaluation_seeds(base_seed, evaluation_index)
+        counts, keep = [], []
         with torch.inference_mode():
             # all block counts first (1/8 byte per voxel), so that the passes pruning leaves
             # for y and z still see the survivors of the whole batch together
-            counts = torch.cat(
-                [
-                    block_counts(
-                        structures(theta[start : start + chunk], seeds[start : start + chunk])
-                    )
-                    for start in range(0, len(theta), chunk)
-                ]
-            )
-            return predict(counts, prune).double().cpu().numpy()
+            for start in range(0, len(theta), chunk):
+                voxels = structures(theta[start : start + chunk], seeds[start : start + chunk])
+                ok = accepted(voxels)
+                keep.append(ok)
+                counts.append(block_counts(voxels[torch.from_numpy(ok).to(voxels.device)]))
+            rows = np.flatnonzero(np.concatenate(keep))
+            eta = np.full((len(theta), 3), np.nan)
+            if len(rows):
+                eta[rows] = predict(torch.cat(counts), prune).double().cpu().numpy()
+            return eta
 
     return simulate
