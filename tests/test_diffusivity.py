@@ -7,12 +7,12 @@ import h5py
 import numpy as np
 import pytest
 
+from spinodoid.connectivity import percolating_axes
 from spinodoid.diffusivity import (
     DisconnectedStructureError,
     NotConvergedError,
     effective_diffusivity,
     effective_diffusivity_xyz,
-    pore_percolates,
     refined_transport_first,
 )
 from spinodoid.sampling import sample_shard, write_shard_h5
@@ -28,15 +28,18 @@ def test_all_solid_and_disconnected_raise():
     blocked[8] = 1
     with pytest.raises(DisconnectedStructureError):
         effective_diffusivity(blocked, 0)
-    assert pore_percolates(blocked, 1)
+    assert percolating_axes(blocked == 0, periodic=True)[1]
 
 
-def test_periodic_percolation_through_the_wrap():
-    solid = np.ones((8, 8, 8), np.uint8)
-    solid[:4, 0] = 0
-    solid[3:, 7] = 0
-    assert pore_percolates(solid, 0, periodic=True)
-    assert not pore_percolates(solid, 0, periodic=False)
+def test_structure_connected_only_through_partly_open_faces_is_solved():
+    """Voxel graph blocked by a layer of solid-centred voxels, face graph open: η > 0."""
+    psi = np.full((8, 4, 4), -1.0, np.float32)
+    psi[3] = 3.0
+    psi[3, :2] = 0.5
+    structure = (psi >= 0).view(np.uint8)
+    assert not percolating_axes(structure == 0, periodic=True)[0]
+    result = effective_diffusivity(structure, 0, solver="fv", interface="subvoxel", level_set=psi)
+    assert 0 < result.eta < 1 - structure.mean()
 
 
 def test_unconverged_lbm_raises():
