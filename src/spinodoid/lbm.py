@@ -230,7 +230,7 @@ def open_fraction_means(
 
     Returns:
         float64 (B, 3): over the faces normal to x between layers 0 and Nx − 1 and the
-        lateral faces of layers 1..Nx − 2 (zero-flux wrapping faces count as closed).
+        lateral faces of every layer (zero-flux wrapping faces count as closed).
     """
     if _ARCH is None:
         init_backend("cpu")
@@ -242,7 +242,7 @@ def _open_means(psi: np.ndarray, shifts: np.ndarray, periodic: int) -> np.ndarra
     counts = np.zeros((psi.shape[0], 3), dtype=np.int64)
     kern.open_sample_counts(psi, shifts, counts, periodic, FACE_SAMPLES)
     nb, nx, ny, nz = psi.shape
-    faces = np.array([(nx - 1) * ny * nz, (nx - 2) * ny * nz, (nx - 2) * ny * nz], float)
+    faces = np.array([(nx - 1) * ny * nz, nx * ny * nz, nx * ny * nz], dtype=np.float64)
     return counts / (faces * FACE_SAMPLES**2)
 
 

@@ -514,18 +514,16 @@ def open_sample_counts(
     samples: ti.template(),
 ):
     """Open samples per batch member and face direction into ``counts`` (B, 3) int64 (zeroed
-    here): the sum of :func:`face_codes` over the faces a solve uses, i.e. the faces normal to
-    x between layers 0 and N − 1 and the lateral faces of layers 1..N − 2. Integer atomic
-    adds: the same counts on any thread count."""
+    here): the sum of :func:`face_codes` over all faces (those normal to x between layers 0
+    and N − 1, the lateral faces of every layer). Integer atomic adds: the same counts on
+    any thread count."""
     nb, nx, ny, nz = psi.shape
     for b, d in ti.ndrange(nb, 3):
         counts[b, d] = 0
     for b, x, y, z in ti.ndrange(nb, nx, ny, nz):
         codes = _node_codes(psi, shifts, b, x, y, z, periodic, samples)
-        ti.atomic_add(counts[b, 0], ti.cast(codes[0], ti.i64))
-        if x > 0 and x < nx - 1:
-            ti.atomic_add(counts[b, 1], ti.cast(codes[1], ti.i64))
-            ti.atomic_add(counts[b, 2], ti.cast(codes[2], ti.i64))
+        for d in ti.static(range(3)):
+            ti.atomic_add(counts[b, d], ti.cast(codes[d], ti.i64))
 
 
 @ti.kernel
