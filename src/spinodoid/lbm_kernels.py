@@ -509,21 +509,22 @@ def face_codes(
 def open_sample_counts(
     psi: ti.types.ndarray(dtype=ti.f32, ndim=4),
     shifts: ti.types.ndarray(dtype=ti.f32, ndim=2),
-    counts: ti.types.ndarray(dtype=ti.i64, ndim=2),
+    counts: ti.types.ndarray(dtype=ti.i64, ndim=3),
     periodic: ti.i32,
     samples: ti.template(),
 ):
-    """Open samples per batch member and face direction into ``counts`` (B, 3) int64 (zeroed
-    here): the sum of :func:`face_codes` over all faces (those normal to x between layers 0
-    and N − 1, the lateral faces of every layer). Integer atomic adds: the same counts on
-    any thread count."""
+    """Open samples per batch member, face direction and layer into ``counts`` (B, 3, Nx)
+    int64: the sum of :func:`face_codes` over the faces of layer x (normal to x: between layers
+    x and x + 1, 0 for the last layer; lateral: within layer x). One thread per (b, x), no
+    atomics: the same counts on any thread count."""
     nb, nx, ny, nz = psi.shape
-    for b, d in ti.ndrange(nb, 3):
-        counts[b, d] = 0
-    for b, x, y, z in ti.ndrange(nb, nx, ny, nz):
-        codes = _node_codes(psi, shifts, b, x, y, z, periodic, samples)
+    for b, x in ti.ndrange(nb, nx):
+        total = ti.Vector([0, 0, 0], dt=ti.i64)
+        for y in range(ny):
+            for z in range(nz):
+                total += ti.cast(_node_codes(psi, shifts, b, x, y, z, periodic, samples), ti.i64)
         for d in ti.static(range(3)):
-            ti.atomic_add(counts[b, d], ti.cast(codes[d], ti.i64))
+            counts[b, d, x] = total[d]
 
 
 @ti.kernel
