@@ -32,7 +32,13 @@ finite-volume solver's cut-cell mode) sets a partial bounce-back, fᵢ(x) = t f*
 resistance 1 + (1/t − 1)·2(τ⁻ − ½) of a full link's 1 (measured on a layered slab for
 τ⁻ = 1, 3, 6, both interior and Dirichlet links), so t = 2(τ⁻ − ½)g / (2(τ⁻ − ½)g + 1 − g)
 (:func:`transmission_table`) makes the link conductance g, independent of τ⁻: the steady
-state is then the finite-volume open-fraction scheme's (equal to ~1e-7 on GRFs).
+state is then the finite-volume open-fraction scheme's (equal to ~1e-7 on GRFs, and at the
+production τ⁻ = 32, 96, 288). ``match_porosity``: the interpolant is shifted per face
+direction (:func:`porosity_shifts`) so that the faces keep the voxel porosity (docs/lbm.md,
+"Porosity-matched interface"). Before any step, every batch member must percolate on the graph
+it conducts through (:mod:`spinodoid.connectivity`: open faces, or pore voxels), and batches
+whose populations would pass taichi's 32-bit index limit run in several launches
+(:func:`members_per_launch`).
 
 Convergence: every ``check_every`` steps the plane fluxes (net populations crossing each of
 the N − 1 planes normal to the transport axis, summed in float64 one row per thread, then
