@@ -1,8 +1,19 @@
-"""Tests of spinodoid.connectivity on hand-built structures."""
+"""Tests of spinodoid.connectivity (voxel and face graphs) on hand-built structures."""
 
 import numpy as np
+import pytest
 
-from spinodoid.connectivity import is_bicontinuous, percolating_axes
+from spinodoid import lbm
+from spinodoid.connectivity import (
+    NonPercolatingError,
+    face_graph,
+    is_bicontinuous,
+    percolates,
+    percolating_axes,
+    percolating_voxels,
+    voxel_graph,
+)
+from spinodoid.fv import fv_diffusivity
 from spinodoid.structure import generate_structure
 
 
@@ -54,3 +65,57 @@ def test_empty_phase_percolates_nowhere():
 
 def test_typical_spinodoid_is_bicontinuous():
     assert is_bicontinuous(generate_structure((0.1, 0.12, 0.15, 0.55), 0, 64))
+
+
+def test_periodic_percolation_through_the_lateral_wrap():
+    solid = np.ones((8, 8, 8), np.uint8)
+    solid[:4, 0] = 0
+    solid[3:, 7] = 0
+    assert percolating_axes(solid == 0, periodic=True)[0]
+    assert not percolating_axes(solid == 0, periodic=False)[0]
+
+
+def _partly_open_layer() -> np.ndarray:
+    """Pore (ψ = −1) cut by a layer x = 3 of solid-centred voxels; at y = 0, 1 that layer's
+    ψ = 0.5 leaves the faces into and out of it partly open (trilinear interpolation)."""
+    psi = np.full((8, 4, 4), -1.0, np.float32)
+    psi[3] = 3.0
+    psi[3, :2] = 0.5
+    return psi
+
+
+def test_face_graph_connects_through_a_partly_open_face():
+    psi = _partly_open_layer()
+    codes = lbm.face_open_fractions(psi)
+    assert 0 < codes[0, 2, 0, 0] < 64 and 0 < codes[0, 3, 1, 0] < 64
+    assert not percolates(voxel_graph(psi < 0), 0, periodic=True)
+    assert percolates(face_graph(codes), 0, periodic=True)
+    fv = fv_diffusivity((psi >= 0).view(np.uint8), 0, level_set=psi)
+    run = lbm.lbm_diffusivity(None, level_set=psi, flux_change_tol=1e-7, max_steps_per_voxel=4000)
+    assert fv.eta > 0 and run.converged[0]
+    assert run.eta[0] == pytest.approx(fv.eta, rel=1e-4)
+
+
+def test_face_graph_blocked_by_closed_faces_between_pore_voxels():
+    """A one-voxel pore channel: its voxels connect, but each face between two of them
+    interpolates to > 0 (6 of the 8 centres around a corner are solid), so nothing conducts."""
+    psi = np.ones((8, 4, 4), np.float32)
+    psi[:, 1, 1] = -0.1
+    assert percolates(voxel_graph(psi < 0), 0, periodic=True)
+    codes = lbm.face_open_fractions(psi)
+    assert not codes[0, :, 1, 1].any()
+    assert not percolates(face_graph(codes), 0, periodic=True)
+    with pytest.raises(NonPercolatingError):
+        fv_diffusivity((psi >= 0).view(np.uint8), 0, level_set=psi)
+    with pytest.raises(NonPercolatingError):
+        lbm.lbm_diffusivity(None, level_set=psi)
+
+
+def test_face_graph_of_voxel_links_is_the_voxel_graph():
+    """The face-graph labelling on links derived from a phase answers as the voxel graph."""
+    phase = generate_structure((0.1, 0.12, 0.15, 0.35), 3, 24) == 0
+    links = np.stack([phase & np.roll(phase, -1, axis=d) for d in range(3)])
+    for periodic in (False, True):
+        for axis in range(3):
+            expected = percolating_voxels(voxel_graph(phase), axis, periodic)
+            assert np.array_equal(percolating_voxels(face_graph(links), axis, periodic), expected)

@@ -6,11 +6,14 @@
 voxel centres of the first and last layers and return η from eq. 6 (docs/method.md §3).
 
 Sub-voxel interface: both solvers weight each voxel face by its open area fraction, read from
-the level set (trilinear between voxel centres, 8 × 8 samples per face): the FV solver as a
-face conductance, the LBM solver as a partial bounce-back whose transmission is chosen so the
-link conductance is that fraction (:func:`spinodoid.lbm.transmission_table`). The two agree to
-the convergence tolerance, at the cost of a staircase solve; the refinement study in
-docs/lbm.md measures how much closer to the converged η this is than the staircase.
+the level set (trilinear between voxel centres, 8 × 8 samples per face, shifted per face
+direction so that the mean open fraction is the structure's porosity:
+:func:`spinodoid.lbm.porosity_shifts`, docs/lbm.md "Porosity-matched interface"): the FV
+solver as a face conductance, the LBM solver as a partial bounce-back whose transmission is
+chosen so the link conductance is that fraction (:func:`spinodoid.lbm.transmission_table`).
+The two agree to the convergence tolerance, at the cost of a staircase solve. Connectivity is
+checked on the graph the interface conducts through (:mod:`spinodoid.connectivity`: voxel
+graph for the staircase, face graph of open faces for the sub-voxel interface).
 """
 
 from __future__ import annotations
@@ -20,8 +23,8 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import ndimage
 
+from spinodoid.connectivity import NonPercolatingError, percolates, voxel_graph
 from spinodoid.structure import refine_level_set
 
 __all__ = [
@@ -30,7 +33,6 @@ __all__ = [
     "DisconnectedStructureError",
     "NotConvergedError",
     "DiffusivityResult",
-    "pore_percolates",
     "effective_diffusivity",
     "effective_diffusivity_xyz",
     "refined_transport_first",
@@ -76,53 +78,25 @@ class DiffusivityResult:
     interface: str
 
 
-def pore_percolates(structure: np.ndarray, axis: int, periodic: bool = True) -> bool:
-    """True when a face-connected pore cluster joins layer 0 to layer N − 1 along ``axis``.
-
-    Args:
-        structure: uint8 (Nx, Ny, Nz), 1 = solid.
-        axis: 0, 1 or 2.
-        periodic: clusters also connect through the faces parallel to ``axis``.
-    """
-    pore = np.moveaxis(np.asarray(structure) == 0, axis, 0)
-    labels, count = ndimage.label(pore)
-    if count == 0:
-        return False
-    parent = np.arange(count + 1)
-
-    def find(a: int) -> int:
-        while parent[a] != a:
-            parent[a] = parent[parent[a]]
-            a = parent[a]
-        return a
-
-    if periodic:
-        for lateral in (1, 2):
-            first = np.take(labels, 0, axis=lateral).ravel()
-            last = np.take(labels, -1, axis=lateral).ravel()
-            both = (first > 0) & (last > 0)
-            for a, b in set(zip(first[both], last[both], strict=True)):
-                parent[find(int(a))] = find(int(b))
-    inlet = {find(int(a)) for a in np.unique(labels[0]) if a > 0}
-    outlet = {find(int(a)) for a in np.unique(labels[-1]) if a > 0}
-    return bool(inlet & outlet)
-
-
-def _check_inputs(structure: np.ndarray, axis: int, lateral: str) -> np.ndarray:
+def _check_inputs(structure: np.ndarray, axes: tuple[int, ...], lateral: str, voxel: bool):
+    """Validate; with ``voxel`` (staircase walls) also check that the pore voxel graph joins
+    the inlet to the outlet along every axis (the sub-voxel solvers check their face graph)."""
     structure = np.asarray(structure)
     if structure.ndim != 3 or structure.dtype != np.uint8:
         raise ValueError(
             f"structure must be uint8 (N, N, N), got {structure.dtype} {structure.shape}"
         )
-    if axis not in (0, 1, 2):
-        raise ValueError(f"axis must be 0, 1 or 2, got {axis!r}")
+    if any(axis not in (0, 1, 2) for axis in axes):
+        raise ValueError(f"axes must be 0, 1 or 2, got {axes!r}")
     if lateral not in ("periodic", "zero_flux"):
         raise ValueError(f"lateral must be 'periodic' or 'zero_flux', got {lateral!r}")
-    if not pore_percolates(structure, axis, periodic=lateral == "periodic"):
-        raise DisconnectedStructureError(
-            f"no pore path joins the inlet to the outlet along axis {'xyz'[axis]} "
-            f"(porosity {1 - structure.mean():.4f}); η would be 0"
-        )
+    graph = voxel_graph(structure == 0) if voxel or not (structure == 0).any() else None
+    for axis in axes:
+        if graph is not None and not percolates(graph, axis, lateral == "periodic"):
+            raise DisconnectedStructureError(
+                f"no pore path joins the inlet to the outlet along axis {'xyz'[axis]} "
+                f"(porosity {1 - structure.mean():.4f}); η would be 0"
+            )
     return structure
 
 
@@ -164,6 +138,7 @@ def _lbm(structure, axes, level_set, arch, lateral, tols, refine) -> list[Diffus
         flux_change_tol=tols[0],
         flux_uniformity_tol=tols[1],
         max_steps_per_voxel=tols[2],
+        match_porosity=level_set is not None,
     )
     return [
         DiffusivityResult(
@@ -187,7 +162,9 @@ def _fv(structure, axis, level_set, lateral, refine) -> DiffusivityResult:
     if level_set is not None and refine > 1:
         level_set = refined_transport_first(level_set, (axis,), refine)[0]
         structure, axis = (level_set >= 0).view(np.uint8), 0
-    res = fv_diffusivity(structure, axis, lateral, level_set=level_set)
+    res = fv_diffusivity(
+        structure, axis, lateral, level_set=level_set, match_porosity=level_set is not None
+    )
     flux = res.plane_flux
     return DiffusivityResult(
         eta=res.eta,
@@ -203,8 +180,7 @@ def _fv(structure, axis, level_set, lateral, refine) -> DiffusivityResult:
 
 def _prepare(structure, axes, solver, interface, level_set, lateral):
     """Validate the arguments; returns the structure and the level set (None for 'voxel')."""
-    for axis in axes:
-        structure = _check_inputs(structure, axis, lateral)
+    structure = _check_inputs(structure, tuple(axes), lateral, interface == "voxel")
     if solver not in ("lbm", "fv"):
         raise ValueError(f"solver must be 'lbm' or 'fv', got {solver!r}")
     if interface not in ("voxel", "subvoxel"):
@@ -259,10 +235,16 @@ def effective_diffusivity_xyz(
         raise ValueError(f"several axes need a cubic structure, got shape {structure.shape}")
     structure, level_set = _prepare(structure, axes, solver, interface, level_set, lateral)
     tols = (flux_change_tol, flux_uniformity_tol, max_steps_per_voxel)
-    if solver == "fv":
-        results = [_fv(structure, axis, level_set, lateral, subvoxel_refine) for axis in axes]
-    else:
-        results = _lbm(structure, tuple(axes), level_set, arch, lateral, tols, subvoxel_refine)
+    try:
+        if solver == "fv":
+            results = [_fv(structure, axis, level_set, lateral, subvoxel_refine) for axis in axes]
+        else:
+            results = _lbm(structure, tuple(axes), level_set, arch, lateral, tols, subvoxel_refine)
+    except NonPercolatingError as error:
+        raise DisconnectedStructureError(
+            f"no open path of the {interface} interface joins the inlet to the outlet along "
+            f"axes {''.join('xyz'[a] for a in axes)}: {error}; η would be 0"
+        ) from error
     for axis, result in zip(axes, results, strict=True):
         _raise_unless_converged(result, axis, tols)
         log.info(

@@ -38,9 +38,10 @@ from dataclasses import dataclass
 import numpy as np
 import pyamg
 import scipy.sparse as sp
-from scipy.sparse import csgraph
 from scipy.sparse.linalg import cg
 from threadpoolctl import threadpool_limits
+
+from spinodoid.connectivity import NonPercolatingError, face_graph, percolating_voxels
 
 __all__ = [
     "LATERAL_MODES",
@@ -59,10 +60,6 @@ _C_OUT = 0.0
 
 Bonds = tuple[np.ndarray, np.ndarray, np.ndarray]
 """Per direction: flat voxel indices ``a``, ``b`` (int64) and conductances ``g`` (float64)."""
-
-
-class NonPercolatingError(ValueError):
-    """The pore space does not connect the inlet face to the outlet face along the axis."""
 
 
 class FVConvergenceError(RuntimeError):
@@ -107,6 +104,7 @@ def fv_diffusivity(
     lateral: str = "periodic",
     *,
     level_set: np.ndarray | None = None,
+    match_porosity: bool = False,
     rtol: float = 1e-10,
     maxiter: int = 2000,
 ) -> FVResult:
@@ -128,6 +126,11 @@ def fv_diffusivity(
         instead
         of on voxel faces (sub-voxel interface): each face conductance is the face's open
         area fraction (see :func:`_subvoxel_bonds`), and ``structure`` only fixes the shape.
+    match_porosity:
+        With ``level_set``: shift the interpolated level set on the faces normal to each
+        direction so that their mean open fraction is the voxel porosity of ``level_set``
+        (:func:`spinodoid.lbm.porosity_shifts`, the same shifts as the LBM's), the interface
+        of the pipeline's thresholded random fields.
     rtol:
         Relative residual ``||b - A c|| / ||b||`` the conjugate gradients must reach.
     maxiter:
@@ -155,7 +158,9 @@ def fv_diffusivity(
     if level_set is None:
         bonds = _voxel_bonds(pore, periodic)
     else:
-        bonds = _subvoxel_bonds(_transport_first(level_set, ax, pore.shape), periodic)
+        level_set = _transport_first(level_set, ax, pore.shape)
+        shifts = _porosity_shifts(level_set, lateral) if match_porosity else (0.0, 0.0, 0.0)
+        bonds = _subvoxel_bonds(level_set, periodic, shifts=shifts)
     active = _percolating(bonds, pore.shape)
     bonds = _restrict(bonds, active)
     numbering, fixed = _numbering(active)
@@ -244,16 +249,23 @@ def _voxel_bonds(pore: np.ndarray, periodic: bool) -> list[Bonds]:
     return bonds
 
 
-def _subvoxel_bonds(level_set: np.ndarray, periodic: bool, samples: int = 8) -> list[Bonds]:
+def _subvoxel_bonds(
+    level_set: np.ndarray,
+    periodic: bool,
+    samples: int = 8,
+    shifts: tuple[float, float, float] | np.ndarray = (0.0, 0.0, 0.0),
+) -> list[Bonds]:
     """Face conductances equal to the open (level set < 0) fraction of each voxel face.
 
     The level set at the voxel corners is the mean of the 8 surrounding voxel centres
     (trilinear interpolation; mirrored across the inlet and outlet faces and across
     zero-flux lateral faces, wrapped across periodic ones). On each face it is interpolated
-    bilinearly from its 4 corners and sampled at ``samples^2`` points; the open fraction is
-    the fraction of samples below 0. Walls on voxel faces give apertures of exactly 0 or 1,
-    so this reduces to the staircase scheme there. ``level_set``: float64 ``(N, M1, M2)``,
-    transport axis first. Returns ``(a, b, g)`` per direction as :func:`_voxel_bonds`.
+    bilinearly from its 4 corners, less ``shifts[d]`` on the faces normal to direction d
+    (:func:`spinodoid.lbm.porosity_shifts`), and sampled at ``samples^2`` points; the open
+    fraction is the fraction of samples below 0. Walls on voxel faces give apertures of
+    exactly 0 or 1, so this reduces to the staircase scheme there. ``level_set``: float64
+    ``(N, M1, M2)``, transport axis first. Returns ``(a, b, g)`` per direction as
+    :func:`_voxel_bonds`.
     """
     if not (level_set < 0).any():
         raise NonPercolatingError("level set has no pore (no value < 0)")
@@ -263,10 +275,18 @@ def _subvoxel_bonds(level_set: np.ndarray, periodic: bool, samples: int = 8) -> 
         wrap = periodic and direction > 0
         a, b = _neighbours(level_set.shape, direction, wrap)
         quad = _face_corners(corners, direction, a.shape[direction])
-        g = _open_fraction(quad, samples).ravel()
+        shift = float(np.float32(shifts[direction]))
+        g = _open_fraction([c - shift for c in quad], samples).ravel()
         keep = g > 0
         bonds.append((a.ravel()[keep], b.ravel()[keep], g[keep]))
     return bonds
+
+
+def _porosity_shifts(level_set: np.ndarray, lateral: str) -> np.ndarray:
+    """float32 (3,) shifts of the porosity-matched interface (transport axis first)."""
+    from spinodoid.lbm import porosity_shifts
+
+    return porosity_shifts(level_set[None].astype(np.float32), lateral)[0]
 
 
 def _corner_values(level_set: np.ndarray, periodic: bool) -> np.ndarray:
@@ -320,27 +340,21 @@ def _open_fraction(quad: list[np.ndarray], samples: int) -> np.ndarray:
 def _percolating(bonds: list[Bonds], shape: tuple[int, int, int]) -> np.ndarray:
     """Voxels in bond-connected clusters that reach both the first and the last layer.
 
-    Connectivity follows the bonds (so it wraps through periodic lateral faces). Returns a
-    bool array of ``shape``; voxels without bonds are never active.
+    The bonds are the face graph of :mod:`spinodoid.connectivity` (periodic lateral bonds wrap,
+    the transport axis never does). Returns a bool array of ``shape``; voxels without bonds
+    are never active.
     """
-    size = int(np.prod(shape))
-    rows = np.concatenate([a for a, _, _ in bonds])
-    cols = np.concatenate([b for _, b, _ in bonds])
-    graph = sp.coo_matrix((np.ones(rows.size), (rows, cols)), shape=(size, size))
-    n_clusters, labels = csgraph.connected_components(graph, directed=False)
-    labels = labels.reshape(shape)
-    bonded = np.zeros(size, dtype=bool)
-    bonded[rows] = True
-    bonded[cols] = True
-    bonded = bonded.reshape(shape)
-    touching = np.intersect1d(labels[0][bonded[0]], labels[-1][bonded[-1]])
-    if touching.size == 0:
+    links = np.zeros((3, *shape), dtype=bool)
+    for direction, (a, _, _) in enumerate(bonds):
+        links[direction].ravel()[a] = True
+    graph = face_graph(links)
+    active = percolating_voxels(graph, 0, periodic=True)
+    if not active.any():
         raise NonPercolatingError(
             "no pore cluster connects the inlet layer to the outlet layer "
-            f"({bonded.mean():.3f} of the voxels have an open face)"
+            f"({(graph.labels > 0).mean():.3f} of the voxels have an open face)"
         )
-    active = np.isin(labels, touching) & bonded
-    logger.debug("fv: %d of %d bonded voxels percolate", active.sum(), bonded.sum())
+    logger.debug("fv: %d of %d bonded voxels percolate", active.sum(), (graph.labels > 0).sum())
     return active
 
 

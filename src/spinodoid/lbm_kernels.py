@@ -46,6 +46,7 @@ __all__ = [
     "plane_fluxes_faces",
     "concentration",
     "face_codes",
+    "open_sample_counts",
     "face_mask",
 ]
 
@@ -451,55 +452,79 @@ def _count_open(p0: ti.f32, p1: ti.f32, q0: ti.f32, q1: ti.f32, n: ti.template()
     return count
 
 
+@ti.func
+def _node_codes(
+    psi: ti.template(), shifts: ti.template(), b, x, y, z, periodic: ti.i32, samples: ti.template()
+):
+    """Open-fraction codes (x, y, z faces: int32 vector) of the three faces between node
+    (x, y, z) and its +x, +y, +z neighbours, of the level set minus ``shifts[b, d]`` on the
+    faces normal to d; 0 beyond the outlet layer and, unless ``periodic``, on the wrapping
+    lateral faces."""
+    nb, nx, ny, nz = psi.shape
+    c011 = _corner(psi, b, x + 1, y + 1, z + 1, periodic)
+    c010 = _corner(psi, b, x + 1, y + 1, z, periodic)
+    c001 = _corner(psi, b, x + 1, y, z + 1, periodic)
+    sx, sy, sz = shifts[b, 0], shifts[b, 1], shifts[b, 2]
+    cx = _corner(psi, b, x + 1, y, z, periodic) - sx
+    code_x = _count_open(cx, c010 - sx, c001 - sx, c011 - sx, samples)
+    c_y = _corner(psi, b, x, y + 1, z, periodic) - sy
+    c_yz = _corner(psi, b, x, y + 1, z + 1, periodic)
+    code_y = _count_open(c_y, c010 - sy, c_yz - sy, c011 - sy, samples)
+    c_z = _corner(psi, b, x, y, z + 1, periodic) - sz
+    code_z = _count_open(c_z, c001 - sz, c_yz - sz, c011 - sz, samples)
+    if x == nx - 1:
+        code_x = 0
+    if not periodic:
+        if y == ny - 1:
+            code_y = 0
+        if z == nz - 1:
+            code_z = 0
+    return ti.Vector([code_x, code_y, code_z], dt=ti.i32)
+
+
 @ti.kernel
 def face_codes(
     psi: ti.types.ndarray(dtype=ti.f32, ndim=4),
+    shifts: ti.types.ndarray(dtype=ti.f32, ndim=2),
     faces: ti.types.ndarray(dtype=ti.u8, ndim=5),
     periodic: ti.i32,
     samples: ti.template(),
 ):
     """Open-fraction code of every face from the level set ``psi`` (B, Nx, Ny, Nz) float32
-    into ``faces`` (B, 3, Nx, Ny, Nz) uint8 (both ndarrays: compiled once, whatever the shape).
+    into ``faces`` (B, 3, Nx, Ny, Nz) uint8 (all ndarrays: compiled once, whatever the shape).
 
     ``faces[b, d, x, y, z]`` (uint8) = number of the samples² midpoint samples on the face
     between node (x, y, z) and its +d neighbour where the level set — trilinear between voxel
-    centres, bilinear on the face from its 4 corners — is < 0. 0 beyond the outlet layer and,
-    unless ``periodic``, on the wrapping lateral faces.
+    centres, bilinear on the face from its 4 corners — minus ``shifts[b, d]`` (float32 (B, 3))
+    is < 0. 0 beyond the outlet layer and, unless ``periodic``, on the wrapping lateral faces.
     """
     nb, nx, ny, nz = psi.shape
     for b, x, y, z in ti.ndrange(nb, nx, ny, nz):
-        cx = _corner(psi, b, x + 1, y, z, periodic)
-        code_x = _count_open(
-            cx,
-            _corner(psi, b, x + 1, y + 1, z, periodic),
-            _corner(psi, b, x + 1, y, z + 1, periodic),
-            _corner(psi, b, x + 1, y + 1, z + 1, periodic),
-            samples,
-        )
-        code_y = _count_open(
-            _corner(psi, b, x, y + 1, z, periodic),
-            _corner(psi, b, x + 1, y + 1, z, periodic),
-            _corner(psi, b, x, y + 1, z + 1, periodic),
-            _corner(psi, b, x + 1, y + 1, z + 1, periodic),
-            samples,
-        )
-        code_z = _count_open(
-            _corner(psi, b, x, y, z + 1, periodic),
-            _corner(psi, b, x + 1, y, z + 1, periodic),
-            _corner(psi, b, x, y + 1, z + 1, periodic),
-            _corner(psi, b, x + 1, y + 1, z + 1, periodic),
-            samples,
-        )
-        if x == nx - 1:
-            code_x = 0
-        if not periodic:
-            if y == ny - 1:
-                code_y = 0
-            if z == nz - 1:
-                code_z = 0
-        faces[b, 0, x, y, z] = ti.cast(code_x, ti.u8)
-        faces[b, 1, x, y, z] = ti.cast(code_y, ti.u8)
-        faces[b, 2, x, y, z] = ti.cast(code_z, ti.u8)
+        codes = _node_codes(psi, shifts, b, x, y, z, periodic, samples)
+        for d in ti.static(range(3)):
+            faces[b, d, x, y, z] = ti.cast(codes[d], ti.u8)
+
+
+@ti.kernel
+def open_sample_counts(
+    psi: ti.types.ndarray(dtype=ti.f32, ndim=4),
+    shifts: ti.types.ndarray(dtype=ti.f32, ndim=2),
+    counts: ti.types.ndarray(dtype=ti.i64, ndim=3),
+    periodic: ti.i32,
+    samples: ti.template(),
+):
+    """Open samples per batch member, face direction and layer into ``counts`` (B, 3, Nx)
+    int64: the sum of :func:`face_codes` over the faces of layer x (normal to x: between layers
+    x and x + 1, 0 for the last layer; lateral: within layer x). One thread per (b, x), no
+    atomics: the same counts on any thread count."""
+    nb, nx, ny, nz = psi.shape
+    for b, x in ti.ndrange(nb, nx):
+        total = ti.Vector([0, 0, 0], dt=ti.i64)
+        for y in range(ny):
+            for z in range(nz):
+                total += ti.cast(_node_codes(psi, shifts, b, x, y, z, periodic, samples), ti.i64)
+        for d in ti.static(range(3)):
+            counts[b, d, x] = total[d]
 
 
 @ti.kernel
