@@ -18,7 +18,7 @@ store = assemble_dataset(
     n_val=dataset["n_val"],
     n_test=dataset["n_test"],
     split_seed=snakemake.params.seed,
-    attrs={"config": snakemake.params.config, "simulate": snakemake.params.simulate},
+    attrs={"config": snakemake.config, "simulate": snakemake.params.simulate},
 )
 table = dataset_summary(store)
 with atomic_write(snakemake.output.summary) as tmp:

@@ -11,9 +11,9 @@ import logging
 from pathlib import Path
 
 import torch
-import zarr
 
 from spinodoid.abc import design_seed, run_design
+from spinodoid.dataset import read_labels
 
 logging.basicConfig(filename=snakemake.log[0], level=logging.INFO)
 torch.set_num_threads(snakemake.threads)
@@ -29,9 +29,10 @@ run_design(
     tolerance_schedule=cfg["tolerance_schedule"],
     batch_size=cfg["batch_size"],
     max_evaluations=cfg["max_evaluations"],
-    device=cfg["device"],
+    device=snakemake.config["design"]["device"],
+    precision=cfg["precision"],
     seed=design_seed(snakemake.params.seed, name),
     name=name,
-    reference_eta=zarr.open_group(snakemake.input.dataset, mode="r")["eta"][:],
+    reference_eta=read_labels(snakemake.input.dataset)[0],
     progress=False,
 )

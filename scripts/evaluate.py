@@ -15,7 +15,7 @@ sys.stderr = log_file
 logging.basicConfig(stream=log_file, level=logging.INFO, format="%(asctime)s %(message)s")
 torch.set_num_threads(snakemake.threads)
 
-device = resolve_device(snakemake.params.device)
+device = resolve_device(snakemake.config["train"]["device"])
 model, meta = load_model(snakemake.input.model, device)
 predictions = predict_splits(model, snakemake.input.dataset, device=device)
 table = evaluation_table(predictions)

@@ -16,6 +16,8 @@ torch.set_num_threads(snakemake.threads)
 out_dir = {Path(p).parent for p in snakemake.output}
 if len(out_dir) != 1:
     raise ValueError(f"best.pt, last.pt and metrics.csv must share a folder, got {out_dir}")
-config = TrainConfig.from_config(snakemake.params.train, seed=snakemake.params.seed)
+# params hold what changes the model; where and how fast it trains comes from the config
+train_settings = {**snakemake.config["train"], **snakemake.params.train}
+config = TrainConfig.from_config(train_settings, seed=snakemake.params.seed)
 result = train(config, snakemake.input.dataset, out_dir.pop())
 logging.info("%s", result)

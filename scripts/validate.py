@@ -1,18 +1,26 @@
-"""Rule `validate`: solver and CNN η of structures at θ̂ with fresh seeds (docs/method.md §6)."""
+"""Rule `validate`: solver and CNN η of structures at θ̂ with fresh seeds (docs/method.md §6).
+
+Structures are drawn under the dataset's acceptance rule; each finished structure is kept in
+results/validate/{target}.rows.json (not a declared output), so a killed job resumes there.
+"""
 
 import logging
 
 import torch
 
 from spinodoid.abc import read_theta_hat
+from spinodoid.hashing import file_digest
 from spinodoid.lbm import init_backend
 from spinodoid.model import load_model, resolve_device
 from spinodoid.plotting import save_figure, validation_figure
 from spinodoid.validation import (
+    ResumableRows,
     SolverSettings,
+    accepted_rows,
     derived_seeds,
     make_solver,
     paper_results_for,
+    rejected_rows,
     summarize,
     validate_structures,
     write_table,
@@ -21,17 +29,35 @@ from spinodoid.validation import (
 logging.basicConfig(filename=snakemake.log[0], level=logging.INFO)
 torch.set_num_threads(snakemake.threads)
 
-params, target = snakemake.params, snakemake.params.target
-seeds = derived_seeds(params.seed, snakemake.wildcards.target, "validate", params.structures)
-device = resolve_device(params.device)
+params, target, name = snakemake.params, snakemake.params.target, snakemake.wildcards.target
+candidates = derived_seeds(params.seed, name, "validate", params.structures * params.max_attempts)
+device = resolve_device(snakemake.config["design"]["device"])
 model, _ = load_model(snakemake.input.model, device)
-settings = SolverSettings.from_config(params.simulate)
+settings = SolverSettings.from_config({**snakemake.config["simulate"], **params.simulate})
 if settings.solver == "lbm":  # taichi uses the job's threads, not every core
     init_backend(settings.arch, cpu_threads=snakemake.threads)
-solve = make_solver(settings)
 theta = read_theta_hat(snakemake.input.theta_hat)
-frame = validate_structures(theta, seeds, params.size, solve, model, device)
-write_table(frame, snakemake.output.table)
+signature = {
+    "theta": theta.tolist(),
+    "size": params.size,
+    "seed": params.seed,
+    "simulate": params.simulate,
+    "model": file_digest(snakemake.input.model),
+}
+rows = ResumableRows(snakemake.params.rows, signature)
+frame = validate_structures(
+    theta,
+    candidates,
+    params.size,
+    make_solver(settings),
+    model,
+    device,
+    count=params.structures,
+    rows=rows,
+)
+write_table(accepted_rows(frame), snakemake.output.table)
+write_table(rejected_rows(frame), snakemake.output.rejected)
 write_table(summarize(frame, target, "solver"), snakemake.output.summary)
 paper = paper_results_for(target)
-save_figure(validation_figure(frame, target, paper[1] if paper else None), snakemake.output.figure)
+figure = validation_figure(accepted_rows(frame), target, paper[1] if paper else None)
+save_figure(figure, snakemake.output.figure)

@@ -157,7 +157,7 @@ def test_a_new_target_plans_only_its_own_jobs_and_the_reports(finished_demo):
 
     jobs, targets = planned_jobs(finished_demo, add_target)
     assert targets == {"film"}
-    assert set(jobs) - {"all"} <= PER_TARGET_RULES | {"report_validation"}
+    assert set(jobs) - {"all"} <= PER_TARGET_RULES | {"report_validation", "check_designs"}
     assert {"design", "validate", "upscale"} <= set(jobs)
     assert all(count == 1 for count in jobs.values()), jobs
 
@@ -172,6 +172,7 @@ def test_a_new_target_plans_only_its_own_jobs_and_the_reports(finished_demo):
         (("train", "device"), "auto"),
         (("design", "device"), "auto"),
         (("simulate", "arch"), "cuda"),
+        (("upscale", "max_memory_gib"), 4),
     ],
 )
 def test_where_a_job_runs_is_never_a_rerun_reason(finished_demo, path, value):

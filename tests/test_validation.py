@@ -35,6 +35,7 @@ from spinodoid.validation import (
     make_solver,
     paper_results_for,
     plan_memory,
+    rejected_rows,
     solver_eta,
     summarize,
     upscale_structures,
@@ -278,8 +279,10 @@ def test_validation_draws_fresh_seeds_until_enough_structures_are_accepted():
     assert len(accepted) == 3
     assert accepted["seed"].tolist() == [2, 6, 10]
     assert frame["seed"].tolist() == list(range(11))  # stops at the third accepted structure
+    assert "accepted" not in accepted
     rejected = frame[~frame["accepted"]]
     assert rejected[["eta_solver_x", "eta_solver_y", "eta_solver_z"]].isna().all().all()
+    assert rejected_rows(frame)["seed"].tolist() == [0, 1, 3, 4, 5, 7, 8, 9]
     for seed in rejected["seed"]:
         assert not is_bicontinuous(generate_structure(SOMETIMES_DISCONNECTED, seed, 24))
     summary = summarize(frame, (0.4, 0.5, 0.6), "solver")

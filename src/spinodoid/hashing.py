@@ -9,12 +9,16 @@ two's complement) give identical words.
 
 from __future__ import annotations
 
+import hashlib
+import os
+
 import numpy as np
 
 __all__ = [
     "GOLDEN",
     "MASK64",
     "as_signed",
+    "file_digest",
     "mix64_inplace",
     "mix64_int",
     "mix64_torch",
@@ -69,3 +73,13 @@ def mix64_torch(z):
     z = (z ^ srl_torch(z, 30)) * as_signed(_MIX1)
     z = (z ^ srl_torch(z, 27)) * as_signed(_MIX2)
     return z ^ srl_torch(z, 31)
+
+
+def file_digest(path: str | os.PathLike[str]) -> str:
+    """Short SHA-256 (16 hex digits) of a file's bytes: identifies a checkpoint or an emulator
+    in a resume signature, so that rows computed with another model are never reused."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()[:16]

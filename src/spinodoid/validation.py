@@ -62,6 +62,7 @@ __all__ = [
     "NotEnoughStructuresError",
     "ResumableRows",
     "accepted_rows",
+    "rejected_rows",
     "validate_structures",
     "upscale_structures",
     "summarize",
@@ -384,10 +385,19 @@ def validate_structures(
 
 
 def accepted_rows(frame: pd.DataFrame) -> pd.DataFrame:
-    """The rows of :func:`validate_structures` that passed the acceptance rule."""
+    """The rows of :func:`validate_structures` that passed the acceptance rule, without the
+    ``accepted`` column (the per-structure table of the validate and upscale rules)."""
     if "accepted" not in frame:
         return frame
-    return frame[frame["accepted"].astype(bool)]
+    return frame[frame["accepted"].astype(bool)].drop(columns="accepted").reset_index(drop=True)
+
+
+def rejected_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    """``seed`` and ``porosity`` of the candidates the acceptance rule rejected."""
+    if "accepted" not in frame:
+        return pd.DataFrame({"seed": pd.Series(dtype=np.int64), "porosity": []})
+    rejected = frame[~frame["accepted"].astype(bool)]
+    return rejected[["seed", "porosity"]].reset_index(drop=True)
 
 
 def upscale_structures(

@@ -15,6 +15,28 @@ if len(TARGETS) != len(config["targets"]):
     raise ValueError("config targets: every target needs a unique name")
 
 
+# Keys that say where a job runs or how fast, never what it computes: they are not params, so
+# changing them reruns nothing (config/README.md, "What a config edit reruns"). Scripts read them
+# from snakemake.config and record them in their outputs.
+RUN_SIDE_KEYS = {
+    "simulate": ("arch",),
+    "train": ("device", "compile", "channels_last", "deterministic", "num_workers"),
+    "design": ("device", "accept_incomplete"),
+    "upscale": ("max_memory_gib",),
+}
+
+
+def science(section):
+    """The keys of config[section] that change a rule's outputs (all but RUN_SIDE_KEYS)."""
+    skip = RUN_SIDE_KEYS.get(section, ())
+    return {key: value for key, value in config[section].items() if key not in skip}
+
+
+def uses_gpu(*devices):
+    """1 when any of the devices is 'cuda' (the job's GPU resource), else 0."""
+    return int("cuda" in devices)
+
+
 wildcard_constraints:
     shard=r"\d{5}",
     target=r"[A-Za-z0-9_-]+",
@@ -41,5 +63,6 @@ def get_final_output():
         "results/figures/examples.png",
         "results/validate/summary.html",
         "results/model/table1.html",
+        "results/design/status.csv",
         *expand(per_target, target=TARGETS),
     ]

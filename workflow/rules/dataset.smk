@@ -30,8 +30,7 @@ rule assemble:
     params:
         dataset=config["dataset"],
         seed=config["seed"],
-        simulate=config["simulate"],
-        config=config,
+        simulate=science("simulate"),
     threads: 1
     resources:
         mem_mb=lambda wildcards, attempt: 4000 + attempt * 2000,

@@ -14,12 +14,12 @@ rule design:
     benchmark:
         "benchmarks/design/{target}.tsv"
     params:
-        design=config["design"],
+        design=science("design"),
         seed=config["seed"],
         eta=lambda wildcards: TARGETS[wildcards.target],
     threads: 2
     resources:
-        gpu=1 if config["design"]["device"] == "cuda" else 0,
+        gpu=uses_gpu(config["design"]["device"]),
     conda:
         "../../envs/gpu.yaml" if config["design"]["device"] == "cuda" else "../../envs/cpu.yaml"
     script:

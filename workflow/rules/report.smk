@@ -95,6 +95,7 @@ rule report_validation:
     input:
         validate=expand("results/validate/{target}_summary.csv", target=TARGETS),
         upscale=expand("results/upscale/{target}_summary.csv", target=TARGETS),
+        theta_hat=expand("results/design/{target}/theta_hat.json", target=TARGETS),
     output:
         table="results/validate/summary.csv",
         html=report(
@@ -129,3 +130,22 @@ rule report_table1:
         "../../envs/cpu.yaml"
     script:
         "../../scripts/report_table1.py"
+
+
+# Last: a design that stopped before its last tolerance fails the run, naming the target, once
+# its validation and report are written (unless design.accept_incomplete).
+rule check_designs:
+    input:
+        theta_hat=expand("results/design/{target}/theta_hat.json", target=TARGETS),
+        report="results/validate/summary.html",
+    output:
+        table="results/design/status.csv",
+    log:
+        "logs/check_designs/check_designs.log",
+    params:
+        targets=list(TARGETS),
+        accept_incomplete=config["design"]["accept_incomplete"],
+    conda:
+        "../../envs/cpu.yaml"
+    script:
+        "../../scripts/check_designs.py"

@@ -11,10 +11,10 @@ rule simulate:
     benchmark:
         "benchmarks/simulate/{shard}.tsv"
     params:
-        simulate=config["simulate"],
+        simulate=science("simulate"),
     threads: 2
     resources:
-        gpu=1 if config["simulate"]["arch"] == "cuda" else 0,
+        gpu=uses_gpu(config["simulate"]["arch"]),
     conda:
         "../../envs/gpu.yaml" if config["simulate"]["arch"] == "cuda" else "../../envs/cpu.yaml"
     script:

@@ -15,7 +15,7 @@ rule train:
     benchmark:
         "benchmarks/train/train.tsv"
     params:
-        train=config["train"],
+        train=science("train"),
         seed=config["seed"],
     threads: 8
     resources:
@@ -41,8 +41,6 @@ rule evaluate:
         "logs/evaluate/evaluate.log",
     benchmark:
         "benchmarks/evaluate/evaluate.tsv"
-    params:
-        device=config["train"]["device"],
     threads: 4
     resources:
         gpu=0 if config["train"]["device"] == "cpu" else 1,

@@ -7,6 +7,7 @@ rule upscale:
     output:
         table="results/upscale/{target}.csv",
         summary="results/upscale/{target}_summary.csv",
+        rejected="results/upscale/{target}_rejected.csv",
     log:
         "logs/upscale/{target}.log",
     benchmark:
@@ -17,12 +18,13 @@ rule upscale:
         size=config["size"],
         structures=config["upscale"]["structures"],
         factor=config["upscale"]["factor"],
-        max_memory_gib=config["upscale"]["max_memory_gib"],
-        simulate=config["simulate"],
+        max_attempts=config["sample"]["max_attempts_per_structure"],
+        simulate=science("simulate"),
+        rows="results/upscale/{target}.rows.json",
     threads: 2
     resources:
         mem_mb=int(config["upscale"]["max_memory_gib"] * 1024),
-        gpu=1 if config["simulate"]["arch"] == "cuda" else 0,
+        gpu=uses_gpu(config["simulate"]["arch"]),
     conda:
         "../../envs/gpu.yaml" if config["simulate"]["arch"] == "cuda" else "../../envs/cpu.yaml"
     script:

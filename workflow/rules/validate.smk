@@ -8,6 +8,7 @@ rule validate:
     output:
         table="results/validate/{target}.csv",
         summary="results/validate/{target}_summary.csv",
+        rejected="results/validate/{target}_rejected.csv",
         figure=report(
             "results/validate/{target}_scatter.png",
             caption="../report/validate_scatter.rst",
@@ -24,12 +25,17 @@ rule validate:
         seed=config["seed"],
         size=config["size"],
         structures=config["validate"]["structures"],
-        simulate=config["simulate"],
-        device=config["design"]["device"],
+        max_attempts=config["sample"]["max_attempts_per_structure"],
+        simulate=science("simulate"),
+        rows="results/validate/{target}.rows.json",
     threads: 2
     resources:
-        gpu=1 if config["simulate"]["arch"] == "cuda" else 0,
+        gpu=uses_gpu(config["simulate"]["arch"], config["design"]["device"]),
     conda:
-        "../../envs/gpu.yaml" if config["simulate"]["arch"] == "cuda" else "../../envs/cpu.yaml"
+        (
+            "../../envs/gpu.yaml"
+            if uses_gpu(config["simulate"]["arch"], config["design"]["device"])
+            else "../../envs/cpu.yaml"
+        )
     script:
         "../../scripts/validate.py"

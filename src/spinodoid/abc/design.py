@@ -13,19 +13,9 @@ from spinodoid.abc.reachability import check_reachable, validate_target
 from spinodoid.abc.results import ABCResult
 from spinodoid.abc.sampler import abc_pmc
 from spinodoid.abc.simulators.cnn import cnn_simulator
+from spinodoid.hashing import file_digest
 
 __all__ = ["run_design"]
-
-
-def _file_digest(path: Path) -> str:
-    """Short SHA-256 of a file (identifies a checkpoint in the resume signature)."""
-    import hashlib
-
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()[:16]
 
 
 def run_design(
@@ -102,7 +92,7 @@ def run_design(
         schedule=tolerance_schedule,
         pilot_size=max(particles, 64) if pilot_size is None else pilot_size,
         out_dir=out / "generations",
-        signature={"model": _file_digest(Path(model_path)), "seed": seed, "precision": precision},
+        signature={"model": file_digest(model_path), "seed": seed, "precision": precision},
         progress=progress,
     )
     info = {"target": name, "seed": seed, "model": str(model_path), "device": device}
