@@ -20,7 +20,7 @@ from spinodoid.structure import level_set
 logging.basicConfig(filename=snakemake.log[0], level=logging.INFO)
 log = logging.getLogger("simulate")
 params = dict(snakemake.params.simulate)
-if params["solver"] == "lbm":  # taichi uses the job's threads, not every core
+if params["solver"] in ("lbm", "multigrid"):  # taichi uses the job's threads, not every core
     init_backend(params["arch"], cpu_threads=snakemake.threads)
 shard = read_shard_h5(snakemake.input.shard)
 fields = ("eta", "converged", "iterations", "flux_nonuniformity", "seconds")

@@ -18,7 +18,7 @@ logging.basicConfig(filename=snakemake.log[0], level=logging.INFO)
 params = snakemake.params
 seeds = derived_seeds(params.seed, snakemake.wildcards.target, "upscale", params.structures)
 settings = SolverSettings.from_config(params.simulate)
-if settings.solver == "lbm":  # taichi uses the job's threads, not every core
+if settings.solver in ("lbm", "multigrid"):  # taichi uses the job's threads, not every core
     init_backend(settings.arch, cpu_threads=snakemake.threads)
 frame = upscale_structures(
     read_theta_hat(snakemake.input.theta_hat),

@@ -26,7 +26,7 @@ seeds = derived_seeds(params.seed, snakemake.wildcards.target, "validate", param
 device = resolve_device(params.device)
 model, _ = load_model(snakemake.input.model, device)
 settings = SolverSettings.from_config(params.simulate)
-if settings.solver == "lbm":  # taichi uses the job's threads, not every core
+if settings.solver in ("lbm", "multigrid"):  # taichi uses the job's threads, not every core
     init_backend(settings.arch, cpu_threads=snakemake.threads)
 solve = make_solver(settings)
 theta = read_theta_hat(snakemake.input.theta_hat)

@@ -232,3 +232,11 @@ def test_dispatcher_returns_the_common_result(grf, grf_level_set):
         fv.fv_diffusivity(grf, 2, level_set=grf_level_set).eta, rel=1e-6
     )
     assert all(r.converged and r.flux_nonuniformity <= 1e-5 for r in results)
+
+
+@pytest.mark.cuda
+def test_cuda_matches_cpu(grf, grf_level_set):
+    cpu = multigrid_diffusivity(grf, 0, level_set=grf_level_set, arch="cpu").eta
+    gpu = multigrid_diffusivity(grf, 0, level_set=grf_level_set, arch="cuda").eta
+    lbm.init_backend("cpu")
+    assert gpu == pytest.approx(cpu, rel=1e-6)
