@@ -122,9 +122,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", nargs="+", type=int, default=[64, 96, 128, 192])
     parser.add_argument("--axes", nargs="+", type=int, default=[0, 1, 2])
-    parser.add_argument(
-        "--solvers", nargs="+", default=["multigrid", "lbm", "taufactor", "fv"]
-    )
+    parser.add_argument("--solvers", nargs="+", default=["multigrid", "lbm", "taufactor", "fv"])
     parser.add_argument("--arch", choices=("cpu", "cuda"), default="cpu")
     args = parser.parse_args()
     lbm.init_backend(args.arch)
@@ -149,7 +147,9 @@ def main() -> None:
                 voxels, psi, axes, "subvoxel", "periodic", args.arch
             )
         if "lbm" in args.solvers:
-            rows["lbm voxel zero_flux"] = bench_lbm(voxels, psi, axes, "voxel", "zero_flux", args.arch)
+            rows["lbm voxel zero_flux"] = bench_lbm(
+                voxels, psi, axes, "voxel", "zero_flux", args.arch
+            )
             rows["lbm subvoxel periodic"] = bench_lbm(
                 voxels, psi, axes, "subvoxel", "periodic", args.arch
             )

@@ -49,7 +49,16 @@ def _carve(shape: tuple[int, int, int], path: list[tuple[int, int, int]]) -> np.
 
 
 # A single-voxel-wide serpentine along x in a (6, 5, 3) block: 8 voxels, 7 bonds in series.
-SERPENTINE = [(0, 0, 0), (1, 0, 0), (1, 1, 0), (1, 2, 0), (2, 2, 0), (3, 2, 0), (4, 2, 0), (5, 2, 0)]
+SERPENTINE = [
+    (0, 0, 0),
+    (1, 0, 0),
+    (1, 1, 0),
+    (1, 2, 0),
+    (2, 2, 0),
+    (3, 2, 0),
+    (4, 2, 0),
+    (5, 2, 0),
+]
 
 
 @pytest.mark.parametrize("lateral", ["periodic", "zero_flux"])
@@ -61,7 +70,9 @@ def test_face_codes_are_the_finite_volume_conductances(grf, grf_level_set, later
     codes = face_codes(grf, axis, lateral, psi)
     pore = np.moveaxis(grf == 0, axis, 0)
     if subvoxel:
-        bonds = fv._subvoxel_bonds(np.moveaxis(psi.astype(np.float64), axis, 0), lateral == "periodic")
+        bonds = fv._subvoxel_bonds(
+            np.moveaxis(psi.astype(np.float64), axis, 0), lateral == "periodic"
+        )
     else:
         bonds = fv._voxel_bonds(pore, lateral == "periodic")
     for d, (a, _, g) in enumerate(bonds):

@@ -66,9 +66,9 @@ class DiffusivityResult:
 
     eta: D_eff / D (eq. 7), float; iterations: LBM steps or CG iterations; seconds: wall time
     of the solve (s); converged: always True for a returned result; flux_change: relative
-    change of the mean flux at the last check (LBM; NaN for FV); flux_nonuniformity:
-    (max − min)/|mean| of the plane fluxes; solver: 'lbm', 'fv' or 'multigrid'; interface: 'voxel' or
-    'subvoxel'.
+    change of the mean flux at the last check (LBM; NaN for FV and multigrid);
+    flux_nonuniformity: (max − min)/|mean| of the plane fluxes; solver: 'lbm', 'fv' or
+    'multigrid'; interface: 'voxel' or 'subvoxel'.
     """
 
     eta: float

@@ -200,7 +200,9 @@ def _workspace(cells: int, coarse: int, rows: int) -> _Workspace:
         cells, coarse = max(cells, 2 * old.cells), max(coarse, 2 * old.coarse)
         rows = max(rows, 2 * old.rows)
         old.close()
-    cells, coarse, rows = (max(n, m) for n, m in zip((cells, coarse, rows), _MIN_CAPACITY))
+    cells, coarse, rows = (
+        max(n, m) for n, m in zip((cells, coarse, rows), _MIN_CAPACITY, strict=True)
+    )
     _WORKSPACE[program] = _Workspace(cells, coarse, rows)
     return _WORKSPACE[program]
 
@@ -393,7 +395,9 @@ def multigrid_diffusivity(
         raise ValueError(f"lateral must be 'periodic' or 'zero_flux', got {lateral!r}")
     structure = np.asarray(structure)
     if structure.ndim != 3 or structure.shape[ax] < 2:
-        raise ValueError(f"need a 3-D structure with >= 2 layers along the axis, got {structure.shape}")
+        raise ValueError(
+            f"need a 3-D structure with >= 2 layers along the axis, got {structure.shape}"
+        )
     lbm.init_backend(arch)
     codes = face_codes(structure, ax, lateral, level_set)
     n0, n1, n2 = codes.shape[1:]

@@ -18,7 +18,6 @@ the wrap) one thread takes a whole ``(b, c)`` plane instead (``plane_per_thread`
 order of updates stays fixed.
 """
 
-
 import taichi as ti
 
 __all__ = [
@@ -321,7 +320,9 @@ def cg_update(
 
 
 @ti.kernel
-def dot(u: ti.template(), v: ti.template(), rows: ti.template(), n0: ti.i32, n1: ti.i32, n2: ti.i32):
+def dot(
+    u: ti.template(), v: ti.template(), rows: ti.template(), n0: ti.i32, n1: ti.i32, n2: ti.i32
+):
     """``rows`` = row sums of ``u v`` over the unknown layers."""
     for a, b in ti.ndrange((1, n0 - 1), n1):
         s = ti.f64(0.0)
@@ -671,7 +672,12 @@ def restrict(
 
 @ti.kernel
 def prolong(
-    x: ti.template(), fine: Level, coarse: Level, f0: ti.template(), f1: ti.template(), f2: ti.template()
+    x: ti.template(),
+    fine: Level,
+    coarse: Level,
+    f0: ti.template(),
+    f1: ti.template(),
+    f2: ti.template(),
 ):
     """``x`` of level ``l`` += ``x`` of its parent on level ``l + 1``."""
     for a, b in ti.ndrange(fine.n0, fine.n1):
@@ -723,8 +729,17 @@ def tail_cycle(
                 below = _level(table, k + 1)
                 for ca, cbi in ti.ndrange(below.n0, below.n1):
                     _restrict_row(
-                        g, diag, x, rhs, lv, below,
-                        table[k + 1, 4], table[k + 1, 5], table[k + 1, 6], ca, cbi,
+                        g,
+                        diag,
+                        x,
+                        rhs,
+                        lv,
+                        below,
+                        table[k + 1, 4],
+                        table[k + 1, 5],
+                        table[k + 1, 6],
+                        ca,
+                        cbi,
                     )
         for kk in range(last - first + 1):
             k = last - kk
@@ -739,6 +754,8 @@ def tail_cycle(
             for _s in range(n_sweeps):
                 for ra, rb, rc in ti.ndrange(lv.n0, lv.n1, lv.n2):
                     _gs_cell(g, diag, x, rhs, lv, lv.n0 - 1 - ra, lv.n1 - 1 - rb, lv.n2 - 1 - rc)
+
+
 @ti.kernel
 def load_codes(src: ti.types.ndarray(dtype=ti.u8, ndim=1), codes: ti.template()):
     """Copy the flat uint8 face codes into the ``codes`` field (compiled once per field)."""
@@ -747,7 +764,9 @@ def load_codes(src: ti.types.ndarray(dtype=ti.u8, ndim=1), codes: ti.template())
 
 
 @ti.kernel
-def init_profile(x64: ti.template(), n0: ti.i32, plane: ti.i32, c_in: ti.f64, c_out: ti.f64, linear: ti.i32):
+def init_profile(
+    x64: ti.template(), n0: ti.i32, plane: ti.i32, c_in: ti.f64, c_out: ti.f64, linear: ti.i32
+):
     """Dirichlet layers at ``c_in``/``c_out``; unknown layers linear in ``a`` (or 0)."""
     for i in range(n0 * plane):
         a = i // plane

@@ -141,8 +141,8 @@ class SolverSettings:
 
 @dataclass(frozen=True)
 class MemoryPlan:
-    """Planned peak memory of one solve, in bytes: ``device`` (LBM or multigrid fields; on the host too
-    when ``arch='cpu'``) and ``host`` (everything held in main memory)."""
+    """Planned peak memory of one solve, in bytes: ``device`` (LBM or multigrid fields; on the
+    host too when ``arch='cpu'``) and ``host`` (everything held in main memory)."""
 
     size: int
     device_bytes: int

@@ -48,7 +48,9 @@ def register(subparsers) -> None:
         help="wall model; default: subvoxel when FILE carries a level set, else voxel",
     )
     parser.add_argument("--lateral", choices=("periodic", "zero_flux"), default="periodic")
-    parser.add_argument("--arch", choices=("cpu", "cuda"), default="cpu", help="LBM and multigrid backend")
+    parser.add_argument(
+        "--arch", choices=("cpu", "cuda"), default="cpu", help="LBM and multigrid backend"
+    )
     parser.add_argument(
         "--subvoxel-refine",
         type=int,
