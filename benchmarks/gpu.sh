@@ -22,8 +22,10 @@ step() {
     echo; echo "=== $*"
     timeout $((left < 150 ? left : 150)) "$@" 2>&1 | tee -a "$out/gpu.log"
 }
-step python3 -m pytest -q -m cuda -p no:cacheprovider tests/test_structure.py tests/test_lbm.py tests/test_data.py tests/test_model.py tests/test_train.py tests/test_abc.py
+step python3 -m pytest -q -m cuda -p no:cacheprovider tests/test_structure.py tests/test_lbm.py tests/test_multigrid.py tests/test_data.py tests/test_model.py tests/test_train.py tests/test_abc.py
 step python3 benchmarks/lbm.py --arch cuda
+step python3 benchmarks/solvers.py --arch cuda --sizes 192 --solvers multigrid lbm taufactor
+step python3 benchmarks/solvers.py --arch cuda --sizes 576 --axes 0 --solvers multigrid lbm
 step python3 benchmarks/structures.py --device cuda --batch 32 --repeats 3 --profile
 step python3 benchmarks/abc.py --device cuda --batches 64 --evaluations 512 --compile
 step python3 benchmarks/train.py --devices cuda --steps 30

@@ -25,7 +25,7 @@ logging.basicConfig(filename=snakemake.log[0], level=logging.INFO)
 params, name = snakemake.params, snakemake.wildcards.target
 candidates = derived_seeds(params.seed, name, "upscale", params.structures * params.max_attempts)
 settings = SolverSettings.from_config({**snakemake.config["simulate"], **params.simulate})
-if settings.solver == "lbm":  # taichi uses the job's threads, not every core
+if settings.solver in ("lbm", "multigrid"):  # taichi uses the job's threads, not every core
     init_backend(settings.arch, cpu_threads=snakemake.threads)
 theta = read_theta_hat(snakemake.input.theta_hat)
 signature = {

@@ -34,7 +34,7 @@ candidates = derived_seeds(params.seed, name, "validate", params.structures * pa
 device = resolve_device(snakemake.config["design"]["device"])
 model, _ = load_model(snakemake.input.model, device)
 settings = SolverSettings.from_config({**snakemake.config["simulate"], **params.simulate})
-if settings.solver == "lbm":  # taichi uses the job's threads, not every core
+if settings.solver in ("lbm", "multigrid"):  # taichi uses the job's threads, not every core
     init_backend(settings.arch, cpu_threads=snakemake.threads)
 theta = read_theta_hat(snakemake.input.theta_hat)
 signature = {

@@ -105,6 +105,16 @@ def test_diffusivity_json_is_the_only_thing_on_stdout(tmp_path):
     assert out["interface"] == "subvoxel"
 
 
+def test_diffusivity_multigrid_solver_equals_fv(tmp_path):
+    np.save(tmp_path / "v.npy", generate_structure((0.2, 0.25, 0.3, 0.6), 1, 24))
+    etas = {}
+    for solver in ("multigrid", "fv"):
+        result = run_cli("diffusivity", str(tmp_path / "v.npy"), "--solver", solver, "--json")
+        etas[solver] = json.loads(result.stdout)["eta"]
+    for axis in "xyz":
+        assert abs(etas["multigrid"][axis] / etas["fv"][axis] - 1) < 1e-6
+
+
 def test_diffusivity_of_bare_voxels_uses_the_staircase_and_refuses_all_solid(tmp_path):
     np.save(tmp_path / "v.npy", generate_structure((0.2, 0.25, 0.3, 0.6), 1, 24))
     result = run_cli("diffusivity", str(tmp_path / "v.npy"), "--axes", "x", "--json")

@@ -21,6 +21,8 @@ from spinodoid.validation import (
     LBM_BYTES_PER_CELL,
     LBM_HOST_BYTES_PER_CELL,
     LBM_SUBVOXEL_BYTES_PER_CELL,
+    MULTIGRID_BYTES_PER_CELL,
+    MULTIGRID_HOST_BYTES_PER_CELL,
     PAPER_RESULTS,
     IncompleteDesignError,
     MemoryPlanError,
@@ -120,6 +122,17 @@ def test_memory_plan_counts_lbm_fields_and_host_arrays():
     )
     paper = plan_memory(576, SolverSettings(interface="voxel", arch="cuda"))
     assert 10 < paper.device_bytes / 1024**3 < 11  # 576³ · 57 B ≈ 10.1 GiB of LBM fields
+
+
+def test_memory_plan_of_the_multigrid_solver():
+    cuda = plan_memory(10, SolverSettings(solver="multigrid", arch="cuda"))
+    assert cuda.device_bytes == 1000 * MULTIGRID_BYTES_PER_CELL
+    assert cuda.host_bytes == 1000 * (HOST_BYTES_PER_CELL + MULTIGRID_HOST_BYTES_PER_CELL)
+    cpu = plan_memory(576, SolverSettings(solver="multigrid", arch="cpu"))
+    assert cpu.device_bytes == cpu.host_bytes - 576**3 * (
+        HOST_BYTES_PER_CELL + MULTIGRID_HOST_BYTES_PER_CELL
+    )
+    assert cpu.peak_gib < 24  # the 576³ target of docs/performance.md
 
 
 def test_check_memory_refuses_an_impossible_size_with_a_clear_message():

@@ -1,7 +1,8 @@
 """Effective diffusivity η of a structure along one axis: the dispatcher used by CLI and rules.
 
 ``effective_diffusivity`` picks the solver (``lbm``: :mod:`spinodoid.lbm`; ``fv``:
-:mod:`spinodoid.fv`) and the interface (``voxel``: staircase walls on the binary image;
+:mod:`spinodoid.fv`; ``multigrid``: :mod:`spinodoid.multigrid`, the fv system solved
+matrix-free) and the interface (``voxel``: staircase walls on the binary image;
 ``subvoxel``: walls from the GRF level set Ψ − T). Both solvers fix c_in and c_out on the pore
 voxel centres of the first and last layers and return η from eq. 6 (docs/method.md §3).
 
@@ -29,6 +30,7 @@ from spinodoid.structure import refine_level_set
 
 __all__ = [
     "DEFAULT_SUBVOXEL_REFINE",
+    "SOLVERS",
     "DiffusivityError",
     "DisconnectedStructureError",
     "NotConvergedError",
@@ -39,6 +41,9 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+#: The solvers of ``solver=`` (docs/lbm.md, "Which solver").
+SOLVERS = ("lbm", "fv", "multigrid")
 
 # Default refinement of the level set for interface='subvoxel' (the ``subvoxel_refine``
 # default): 1 = open-fraction faces on the structure's own grid (docs/lbm.md, refinement study)
@@ -63,9 +68,9 @@ class DiffusivityResult:
 
     eta: D_eff / D (eq. 7), float; iterations: LBM steps or CG iterations; seconds: wall time
     of the solve (s); converged: always True for a returned result; flux_change: relative
-    change of the mean flux at the last check (LBM; NaN for FV); flux_nonuniformity:
-    (max − min)/|mean| of the plane fluxes; solver: 'lbm' or 'fv'; interface: 'voxel' or
-    'subvoxel'.
+    change of the mean flux at the last check (LBM; NaN for FV and multigrid);
+    flux_nonuniformity: (max − min)/|mean| of the plane fluxes; solver: 'lbm', 'fv' or
+    'multigrid'; interface: 'voxel' or 'subvoxel'.
     """
 
     eta: float
@@ -178,11 +183,40 @@ def _fv(structure, axis, level_set, lateral, refine) -> DiffusivityResult:
     )
 
 
+def _multigrid(structure, axis, level_set, arch, lateral, refine) -> DiffusivityResult:
+    """One axis by :func:`spinodoid.multigrid.multigrid_diffusivity` (its own tolerances:
+    relative residual 1e-6 and plane fluxes uniform to 1e-5; it raises NotConvergedError)."""
+    from spinodoid.multigrid import multigrid_diffusivity
+
+    t0 = time.perf_counter()
+    if level_set is not None and refine > 1:
+        level_set = refined_transport_first(level_set, (axis,), refine)[0]
+        structure, axis = (level_set >= 0).view(np.uint8), 0
+    res = multigrid_diffusivity(
+        structure,
+        axis,
+        lateral,
+        level_set=level_set,
+        arch=arch,
+        match_porosity=level_set is not None,
+    )
+    return DiffusivityResult(
+        eta=res.eta,
+        iterations=res.iterations,
+        seconds=time.perf_counter() - t0,
+        converged=True,
+        flux_change=float("nan"),
+        flux_nonuniformity=res.flux_nonuniformity,
+        solver="multigrid",
+        interface="voxel" if level_set is None else "subvoxel",
+    )
+
+
 def _prepare(structure, axes, solver, interface, level_set, lateral):
     """Validate the arguments; returns the structure and the level set (None for 'voxel')."""
     structure = _check_inputs(structure, tuple(axes), lateral, interface == "voxel")
-    if solver not in ("lbm", "fv"):
-        raise ValueError(f"solver must be 'lbm' or 'fv', got {solver!r}")
+    if solver not in SOLVERS:
+        raise ValueError(f"solver must be one of {SOLVERS}, got {solver!r}")
     if interface not in ("voxel", "subvoxel"):
         raise ValueError(f"interface must be 'voxel' or 'subvoxel', got {interface!r}")
     if interface == "voxel":
@@ -238,6 +272,11 @@ def effective_diffusivity_xyz(
     try:
         if solver == "fv":
             results = [_fv(structure, axis, level_set, lateral, subvoxel_refine) for axis in axes]
+        elif solver == "multigrid":
+            results = [
+                _multigrid(structure, axis, level_set, arch, lateral, subvoxel_refine)
+                for axis in axes
+            ]
         else:
             results = _lbm(structure, tuple(axes), level_set, arch, lateral, tols, subvoxel_refine)
     except NonPercolatingError as error:
@@ -277,12 +316,13 @@ def effective_diffusivity(
     Args:
         structure: uint8 (Nx, Ny, Nz), axes (x, y, z), 1 = solid, 0 = pore.
         axis: transport axis, 0 = x, 1 = y, 2 = z.
-        solver: 'lbm' (taichi lattice Boltzmann) or 'fv' (finite volumes, CG + AMG).
+        solver: 'lbm' (taichi lattice Boltzmann), 'fv' (finite volumes, CG + AMG) or
+            'multigrid' (the same finite volumes, matrix-free multigrid CG in taichi).
         interface: 'voxel' (staircase) or 'subvoxel' (open-fraction faces from
             ``level_set``).
         level_set: float32 (Nx, Ny, Nz) Ψ − T, pore where < 0; required for 'subvoxel' and
             must threshold to ``structure``.
-        arch: 'cpu' or 'cuda' (LBM only).
+        arch: 'cpu' or 'cuda' (LBM and multigrid).
         flux_change_tol, flux_uniformity_tol, max_steps_per_voxel: LBM convergence
             (docs/method.md §3).
         lateral: 'periodic' (default) or 'zero_flux' faces parallel to ``axis``.
@@ -291,7 +331,8 @@ def effective_diffusivity(
 
     Raises:
         DisconnectedStructureError: all solid, or no pore path from inlet to outlet.
-        NotConvergedError: the LBM run did not meet both criteria within the step limit.
+        NotConvergedError: the LBM run did not meet both criteria within the step limit (or
+            the multigrid solve its residual and flux-uniformity criteria).
         ValueError: bad arguments, or a level set that does not threshold to ``structure``.
     """
     return effective_diffusivity_xyz(

@@ -47,6 +47,8 @@ __all__ = [
     "LBM_HOST_BYTES_PER_CELL",
     "FV_BYTES_PER_CELL",
     "HOST_BYTES_PER_CELL",
+    "MULTIGRID_BYTES_PER_CELL",
+    "MULTIGRID_HOST_BYTES_PER_CELL",
     "EtaSolver",
     "MemoryPlan",
     "MemoryPlanError",
@@ -86,6 +88,12 @@ LBM_HOST_BYTES_PER_CELL = 28
 #: Finite-volume solver per cell (sparse matrix, AMG hierarchy, CG vectors): measured 480 B
 #: (voxel) and 580 B (subvoxel) peak at 64³, rounded up.
 FV_BYTES_PER_CELL = 640
+#: Multigrid solver per cell: its taichi fields (spinodoid.multigrid.BYTES_PER_CELL plus the
+#: coarse levels, < 1/7 of 28 B), on the device with arch='cuda', on the host with 'cpu'.
+MULTIGRID_BYTES_PER_CELL = 45
+#: Host arrays of the multigrid driver per cell: face codes (3 B) and the transport-axis copy of
+#: the level set (4 B) or voxels (1 B).
+MULTIGRID_HOST_BYTES_PER_CELL = 8
 #: Host arrays per structure cell kept during a solve: voxels (1) + level set (4), plus the peak
 #: of the GRF transients (uint64 counters and bits, float64 Box–Muller, complex64 FFT), ≈ 40 B.
 HOST_BYTES_PER_CELL = 48
@@ -141,8 +149,8 @@ class SolverSettings:
 
 @dataclass(frozen=True)
 class MemoryPlan:
-    """Planned peak memory of one solve, in bytes: ``device`` (LBM fields; on the host too
-    when ``arch='cpu'``) and ``host`` (everything held in main memory)."""
+    """Planned peak memory of one solve, in bytes: ``device`` (LBM or multigrid fields; on the
+    host too when ``arch='cpu'``) and ``host`` (everything held in main memory)."""
 
     size: int
     device_bytes: int
@@ -201,6 +209,10 @@ def plan_memory(size: int, settings: SolverSettings) -> MemoryPlan:
         return MemoryPlan(int(size), 0, host + cells * FV_BYTES_PER_CELL)
     subvoxel = settings.interface == "subvoxel"
     solved = (int(size) * (settings.subvoxel_refine if subvoxel else 1)) ** 3
+    if settings.solver == "multigrid":
+        fields = solved * MULTIGRID_BYTES_PER_CELL
+        host += solved * MULTIGRID_HOST_BYTES_PER_CELL + (fields if settings.arch == "cpu" else 0)
+        return MemoryPlan(size=int(size), device_bytes=fields, host_bytes=host)
     lbm = solved * (LBM_SUBVOXEL_BYTES_PER_CELL if subvoxel else LBM_BYTES_PER_CELL)
     host += solved * LBM_HOST_BYTES_PER_CELL + (lbm if settings.arch == "cpu" else 0)
     return MemoryPlan(size=int(size), device_bytes=lbm, host_bytes=host)
@@ -213,7 +225,7 @@ def check_memory(size: int, settings: SolverSettings, max_memory_gib: float) -> 
         raise MemoryPlanError(
             f"a {size}³ solve ({settings.solver}, {settings.interface} interface, "
             f"arch={settings.arch}) needs about {plan.peak_gib:.1f} GiB "
-            f"({plan.device_bytes / _GIB:.1f} GiB of LBM fields, "
+            f"({plan.device_bytes / _GIB:.1f} GiB of solver fields, "
             f"{plan.host_bytes / _GIB:.1f} GiB on the host), more than "
             f"upscale.max_memory_gib = {max_memory_gib:g}; lower upscale.factor, use a "
             "larger device, or raise the limit"

@@ -13,6 +13,7 @@ _EPILOG = """\
 examples:
   spinodoid diffusivity case1.h5 --axes x y z --interface subvoxel --json
   spinodoid diffusivity structure.npy --solver fv --axes x
+  spinodoid diffusivity case1.h5 --solver multigrid --interface subvoxel
 
 FILE is what `spinodoid generate` writes (.h5 with theta and seed, or .npy uint8 voxels,
 1 = solid), or a float .npy read as a level set (pore where < 0). --interface subvoxel needs
@@ -31,7 +32,7 @@ def register(subparsers) -> None:
     )
     parser.add_argument("file", help="structure file (.h5 or .npy)")
     parser.add_argument("--axes", nargs="+", choices=("x", "y", "z"), default=["x", "y", "z"])
-    parser.add_argument("--solver", choices=("lbm", "fv"), default="lbm")
+    parser.add_argument("--solver", choices=("lbm", "fv", "multigrid"), default="lbm")
     parser.add_argument(
         "--interface",
         choices=("voxel", "subvoxel"),
@@ -39,7 +40,9 @@ def register(subparsers) -> None:
         help="wall model; default: subvoxel when FILE carries a level set, else voxel",
     )
     parser.add_argument("--lateral", choices=("periodic", "zero_flux"), default="periodic")
-    parser.add_argument("--arch", choices=("cpu", "cuda"), default="cpu", help="LBM backend")
+    parser.add_argument(
+        "--arch", choices=("cpu", "cuda"), default="cpu", help="LBM and multigrid backend"
+    )
     parser.add_argument(
         "--subvoxel-refine",
         type=int,
