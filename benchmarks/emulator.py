@@ -8,7 +8,9 @@ model's own spread (``100 · √(2/π) · mean(spread / η̂)``), and the fracti
 ±1.96 spreads. Candidates:
 
 - ``gp-pooled-logit``: the library's model (:mod:`spinodoid.emulator`): one GP for the three
-  directions on the axis-symmetric features, logit η, anisotropic RBF + white noise.
+  directions on the axis-symmetric features, logit η, anisotropic RBF, seed variance log-linear
+  in (ε, ε², log a) (heteroscedastic).
+- ``gp-pooled-logit-white``: the same with a constant seed variance (white noise).
 - ``gp-axis-logit``: one GP per direction on (log a_x, log a_y, log a_z, ε), logit η.
 - ``gp-axis-raw``: one GP per direction on θ itself, η itself.
 - ``mlp-pooled-logit``: an ensemble of 5 scikit-learn MLPs (2 × 32 tanh, L-BFGS, L2 weight decay)
@@ -58,8 +60,8 @@ def _gp_noise_std(gpr: GaussianProcessRegressor) -> float:
     return math.sqrt(gpr.kernel_.k2.noise_level) * float(np.asarray(gpr._y_train_std))
 
 
-def fit_gp_pooled_logit(theta: np.ndarray, eta: np.ndarray) -> Predictor:
-    return fit_emulator(theta, eta, restarts=2).predict
+def fit_gp_pooled_logit(theta: np.ndarray, eta: np.ndarray, heteroscedastic: bool) -> Predictor:
+    return fit_emulator(theta, eta, heteroscedastic=heteroscedastic, restarts=2).predict
 
 
 def fit_gp_axis(theta: np.ndarray, eta: np.ndarray, transformed: bool) -> Predictor:
@@ -96,7 +98,7 @@ def fit_mlp_pooled_logit(theta: np.ndarray, eta: np.ndarray, members: int = 5) -
         warnings.simplefilter("ignore", ConvergenceWarning)
         for member in range(members):
             net = MLPRegressor(
-                (32, 32),
+                hidden_layer_sizes=(32, 32),
                 activation="tanh",
                 solver="lbfgs",
                 alpha=1e-3,
@@ -120,7 +122,8 @@ def fit_mlp_pooled_logit(theta: np.ndarray, eta: np.ndarray, members: int = 5) -
 
 
 MODELS: dict[str, Callable[[np.ndarray, np.ndarray], Predictor]] = {
-    "gp-pooled-logit": fit_gp_pooled_logit,
+    "gp-pooled-logit": lambda t, e: fit_gp_pooled_logit(t, e, heteroscedastic=True),
+    "gp-pooled-logit-white": lambda t, e: fit_gp_pooled_logit(t, e, heteroscedastic=False),
     "gp-axis-logit": lambda t, e: fit_gp_axis(t, e, transformed=True),
     "gp-axis-raw": lambda t, e: fit_gp_axis(t, e, transformed=False),
     "mlp-pooled-logit": fit_mlp_pooled_logit,

@@ -30,8 +30,8 @@ against a seed floor of 2.6 %, the per-direction GPs' 4.3–4.7 %.
 Seed spread
 -----------
 The spread is not constant: structures near the percolation threshold (small ε) vary far more
-between seeds (on 96 structures at N = 64, the rms residual of logit η was 0.079 for
-ε < 0.5 and 0.032 for 0.5 ≤ ε < 0.7). The fit therefore has two stages (a "most likely
+between seeds (5-fold cross-validation on 80 structures at N = 64: rms residual of logit η
+0.079 for ε < 0.5, 0.032 for 0.5 ≤ ε < 0.7). The fit therefore has two stages (a "most likely
 heteroscedastic GP", Kersting et al., ICML 2007): a GP with a white-noise kernel, whose
 leave-one-out residuals, standardised by their predictive std, give ``log u²``; a least-squares
 fit of ``log u² + 1.2704`` (the bias of ``log χ²_1``) on :func:`noise_features`
