@@ -17,8 +17,21 @@ with exactly those fractions.
 On CUDA, ``--compile`` adds a variant with the network compiled by ``torch.compile`` (minutes of
 compilation, so it is off by default).
 
+The emulator of η(θ) (:mod:`spinodoid.emulator`, :mod:`spinodoid.abc.simulators.emulator`) is
+measured
+beside the CNN: its evaluations per second through the simulator the sampler calls (sample mode,
+seeds included; per batch of ``--emulator-batch``; pruned with the same survival fractions), and
+one whole design per target of ``--targets`` with ``--particles`` (paper 512) and the paper's
+nine tolerances 10^2 … 10^0 %, in sample and in mean mode, timed. ``--emulator FILE`` uses a
+fitted emulator (e.g. ``results/emulator/emulator.npz``); without it, one is fitted on
+``--emulator-structures`` synthetic structures (the cost of a prediction depends only on that
+number; the design figures then describe the synthetic η(θ)). ``--skip-cnn`` measures the
+emulator alone.
+
 Usage: python benchmarks/abc.py [--size 192] [--device cpu|cuda] [--batches 1 8]
        [--evaluations 16] [--survive 0.30 0.16] [--compile] [--json OUT.json]
+       [--emulator FILE | --emulator-structures 192] [--emulator-batch 4096]
+       [--targets 0.40 0.50 0.60 0.25 0.375 0.50] [--particles 512] [--skip-cnn] [--threads 2]
 """
 
 from __future__ import annotations
@@ -34,16 +47,19 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from spinodoid.abc import cnn_simulator
+from spinodoid import emulator as emu
+from spinodoid.abc import abc_pmc, cnn_simulator, emulator_simulator
 from spinodoid.cnn_input import block_counts, to_model_input
 from spinodoid.model import SpinodoidCNN, predict_eta_all_axes, resolve_device, save_checkpoint
-from spinodoid.prior import sample_prior
+from spinodoid.prior import in_support, prior_density, sample_prior
 from spinodoid.structure import generate_structure, generate_structures_torch
 
 # Fractions of candidates that went on to the y and z passes over a whole pruned design run
 # (demo CNN, tolerances 10^2 -> 10^0, 6 848 evaluations; docs/performance.md).
 DEFAULT_SURVIVAL = (0.30, 0.16)
 PAPER_CASES = {"case 1": (130_000, 6.2), "case 2": (1_500_000, 69.0)}  # evaluations, hours
+PAPER_TARGETS = (0.40, 0.50, 0.60, 0.25, 0.375, 0.50)  # the paper's cases 1 and 2, flattened
+PAPER_LOG10_TOLERANCES = (2.0, 1.75, 1.5, 1.25, 1.0, 0.75, 0.5, 0.25, 0.0)
 
 
 def cnn_flop_per_evaluation(size: int) -> float:
@@ -194,6 +210,96 @@ def _rate(
     return done / (time.perf_counter() - start)
 
 
+def synthetic_emulator(structures: int) -> emu.Emulator:
+    """An emulator fitted on ``structures`` synthetic structures with a smooth logit η(θ) and a
+    seed spread of 0.08 in logit η (stands in for a fitted one: same prediction cost)."""
+    rng = np.random.default_rng(0)
+    theta = sample_prior(rng, structures)
+    f = emu.direction_features(theta)
+    logit_eta = 0.9 * f[..., 0] - 0.35 * f[..., 1] - 0.3 * f[..., 2] + 3.0 * f[..., 3] - 1.6
+    eta = 1.0 / (1.0 + np.exp(-(logit_eta.T + 0.08 * rng.standard_normal((structures, 3)))))
+    return emu.fit_emulator(theta, eta, restarts=0, meta={"dataset": "synthetic"})
+
+
+def emulator_rate(model: emu.Emulator, batch: int, seconds: float, survive=None) -> float:
+    """Evaluations per second of the emulator simulator (sample mode) in batches of ``batch``
+    over at least ``seconds`` s, pruned with the survival fractions ``survive`` when given."""
+    simulate = emulator_simulator(model, base_seed=1)
+    theta = sample_prior(np.random.default_rng(2), batch)
+    kwargs = {} if survive is None else {"prune": survival_pruner(*survive)}
+    simulate(theta, np.arange(batch), **kwargs)
+    done, start = 0, time.perf_counter()
+    while (elapsed := time.perf_counter() - start) < seconds:
+        simulate(theta, np.arange(done, done + batch), **kwargs)
+        done += batch
+    return done / elapsed
+
+
+def emulator_design(model: emu.Emulator, target, particles: int, batch: int, mode: str) -> dict:
+    """One whole ABC-PMC design with the emulator and the paper's nine tolerances, timed."""
+    start = time.perf_counter()
+    result = abc_pmc(
+        emulator_simulator(model, base_seed=7, mode=mode),
+        target,
+        sample_prior,
+        prior_density,
+        in_support,
+        particles,
+        [10.0**x for x in PAPER_LOG10_TOLERANCES],
+        np.random.default_rng(7),
+        batch,
+        50_000_000,
+        pilot_size=particles,
+        progress=False,
+    )
+    wall = time.perf_counter() - start
+    mean, _ = model.predict(result.posterior_mean()[None])
+    return {
+        "target": list(target),
+        "mode": mode,
+        "status": result.status,
+        "generations": len(result.generations),
+        "final_tolerance": result.final_tolerance,
+        "evaluations": result.evaluations,
+        "wall_s": wall,
+        "evaluations_per_s": result.evaluations / wall,
+        "theta_hat": result.posterior_mean().tolist(),
+        "posterior_std": result.posterior_std().tolist(),
+        "emulator_eta_at_theta_hat": mean[0].tolist(),
+    }
+
+
+def _emulator_section(args) -> dict:
+    """Rates and designs of the emulator (printed); returns the JSON record."""
+    if args.emulator:
+        model, source = emu.load_emulator(args.emulator), str(args.emulator)
+    else:
+        model = synthetic_emulator(args.emulator_structures)
+        source = f"synthetic, {args.emulator_structures} structures"
+    rows = len(model.train_z)
+    print(f"emulator ({source}; {rows} training rows), torch threads {torch.get_num_threads()}")
+    rates = {
+        "sample": emulator_rate(model, args.emulator_batch, 2.0),
+        "sample pruned": emulator_rate(model, args.emulator_batch, 2.0, tuple(args.survive)),
+    }
+    for label, rate in rates.items():
+        print(f"  emulator, batch {args.emulator_batch}, {label:<14} {rate:12.0f} evaluations/s")
+    targets = np.asarray(args.targets, dtype=np.float64).reshape(-1, 3)
+    designs = []
+    for target in targets:
+        for mode in ("sample", "mean"):
+            record = emulator_design(model, target, args.particles, args.emulator_batch, mode)
+            designs.append(record)
+            print(
+                f"  design {np.round(target, 3).tolist()} ({mode}): {record['status']}, "
+                f"{record['generations']} generations to {record['final_tolerance']:.3g} %, "
+                f"{record['evaluations']} evaluations in {record['wall_s']:.1f} s "
+                f"({record['evaluations_per_s']:.0f}/s); theta_hat "
+                f"{np.round(record['theta_hat'], 4).tolist()}"
+            )
+    return {"source": source, "rates_per_s": rates, "designs": designs}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--size", type=int, default=192)
@@ -210,7 +316,21 @@ def main() -> None:
     )
     parser.add_argument("--compile", action="store_true", help="also time torch.compile (CUDA)")
     parser.add_argument("--json", type=Path, help="also write the numbers here")
+    parser.add_argument("--emulator", type=Path, help="a fitted emulator (.npz)")
+    parser.add_argument("--emulator-structures", type=int, default=192)
+    parser.add_argument("--emulator-batch", type=int, default=4096)
+    parser.add_argument("--targets", type=float, nargs="+", default=list(PAPER_TARGETS))
+    parser.add_argument("--particles", type=int, default=512)
+    parser.add_argument("--skip-cnn", action="store_true", help="measure the emulator only")
+    parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    emulator_record = _emulator_section(args)
+    if args.skip_cnn:
+        if args.json:
+            args.json.write_text(json.dumps({"emulator": emulator_record}, indent=1))
+        return
     device = resolve_device(args.device)
     torch.manual_seed(0)
     model = SpinodoidCNN(input_size=args.size // 2)
@@ -258,6 +378,7 @@ def main() -> None:
         record = {"size": args.size, "device": name, "stages_s": stages, "cnn_flop": flop}
         record |= {"projected_per_s": projected, "projected_pruned_per_s": pruned}
         record |= {"baseline_per_s": baseline, "rates_per_s": rates}
+        record |= {"emulator": emulator_record}
         args.json.write_text(json.dumps(record, indent=1))
 
 

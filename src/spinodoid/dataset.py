@@ -44,6 +44,7 @@ from spinodoid.shards import read_shard_h5
 __all__ = [
     "INPUT_CODEC_LEVEL",
     "SPLITS",
+    "split_labels",
     "THETA_NAMES",
     "assemble_dataset",
     "dataset_summary",
@@ -307,6 +308,16 @@ def read_labels(store_path: os.PathLike[str]) -> tuple[np.ndarray, np.ndarray, n
     eta = np.asarray(group["eta"][:], dtype=np.float64)
     theta = np.asarray(group["theta"][:], dtype=np.float64)
     return eta, theta, np.asarray(group["split"][:])
+
+
+def split_labels(
+    store_path: os.PathLike[str], splits: Sequence[str] = ("train",)
+) -> tuple[np.ndarray, np.ndarray]:
+    """θ float64 (n, 4) and solver η float64 (n, 3) of the structures in ``splits`` (names
+    of :data:`SPLITS`), in the store's order."""
+    eta, theta, split = read_labels(store_path)
+    keep = np.isin(split, [SPLITS.index(name) for name in splits])
+    return theta[keep], eta[keep]
 
 
 def dataset_summary(store_path: os.PathLike[str]) -> pd.DataFrame:

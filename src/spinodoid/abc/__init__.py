@@ -11,7 +11,8 @@ One module per idea:
 :mod:`~spinodoid.abc.results`      :class:`Generation`, :class:`ABCResult`, weighted statistics
 :mod:`~spinodoid.abc.store`        the per-generation files, read back and resumed
 :mod:`~spinodoid.abc.seeds`        design seeds and per-candidate structure seeds
-:mod:`~spinodoid.abc.simulators`   the simulators, one file each (the CNN: ``simulators/cnn.py``)
+:mod:`~spinodoid.abc.simulators`   the simulators, one file each: the CNN (``simulators/cnn.py``)
+                                   and the η(θ) emulator (``simulators/emulator.py``)
 :mod:`~spinodoid.abc.design`       :func:`run_design`: prior + CNN simulator + sampler + outputs
 :mod:`~spinodoid.abc.outputs`      posterior.csv, theta_hat.json, generations.csv
 =================================  ============================================================
@@ -65,6 +66,7 @@ from spinodoid.abc.rho import discrepancy, discrepancy_lower_bound
 from spinodoid.abc.sampler import Simulator, abc_pmc
 from spinodoid.abc.seeds import design_seed, evaluation_seeds
 from spinodoid.abc.simulators.cnn import cnn_simulator
+from spinodoid.abc.simulators.emulator import emulator_simulator
 from spinodoid.abc.store import read_generations
 
 __all__ = [
@@ -77,6 +79,7 @@ __all__ = [
     "check_reachable",
     "cnn_simulator",
     "design_seed",
+    "emulator_simulator",
     "discrepancy",
     "discrepancy_lower_bound",
     "evaluation_seeds",
