@@ -76,6 +76,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import torch
 from scipy.special import logit
 
@@ -85,6 +86,7 @@ __all__ = [
     "direction_features",
     "noise_features",
     "emulator_metrics",
+    "evaluation_table",
     "fit_emulator",
     "load_emulator",
     "mape_per_direction",
@@ -431,3 +433,42 @@ def emulator_metrics(emulator: Emulator, theta: np.ndarray, eta: np.ndarray) -> 
         "coverage_95": float(covered.mean()),
         "structures": len(eta),
     }
+
+
+def evaluation_table(
+    emulator: Emulator, splits: Mapping[str, tuple[np.ndarray, np.ndarray]]
+) -> pd.DataFrame:
+    """The CNN's Table 1 for the emulator's mean η: one row per split and direction.
+
+    Args:
+        emulator: the fitted emulator.
+        splits: split name → (θ (n, 4), solver η (n, 3)).
+
+    Returns:
+        Columns of :func:`spinodoid.evaluation.evaluation_table` (``split``, ``direction`` x, y,
+        z and all, ``samples``, ``mse_logit`` of eq. 14, ``mape_percent`` of eq. 15), plus
+        ``seed_floor_percent``: the MAPE a perfect mean would still have from the predicted
+        spread between structures (:func:`emulator_metrics`).
+    """
+    from spinodoid.evaluation import mape_percent, mse_logit
+
+    rows = []
+    for split, (theta, eta) in splits.items():
+        if not len(theta):
+            continue
+        mean, spread = emulator.predict(theta)
+        floor = 100.0 * math.sqrt(2.0 / math.pi) * spread / mean
+        for k, direction in enumerate(("x", "y", "z", "all")):
+            cols = slice(None) if direction == "all" else slice(k, k + 1)
+            pred, true = torch.from_numpy(mean[:, cols]), torch.from_numpy(eta[:, cols])
+            rows.append(
+                {
+                    "split": split,
+                    "direction": direction,
+                    "samples": pred.numel(),
+                    "mse_logit": mse_logit(pred, true),
+                    "mape_percent": mape_percent(pred, true),
+                    "seed_floor_percent": float(floor[:, cols].mean()),
+                }
+            )
+    return pd.DataFrame(rows)

@@ -73,6 +73,7 @@ __all__ = [
     "design_status_table",
     "write_table",
     "combined_table",
+    "comparison_table",
 ]
 
 log = logging.getLogger(__name__)
@@ -547,3 +548,45 @@ def combined_table(
         table["design_status"] = table["target_name"].map(dict(design_status))
         first.append("design_status")
     return table[first + [c for c in table.columns if c not in first]]
+
+
+def comparison_table(
+    designs: Sequence[tuple[str, str, Mapping[str, object], pd.DataFrame]],
+    targets: Mapping[str, Sequence[float]],
+) -> pd.DataFrame:
+    """The simulators' designs side by side, one row per (target, simulator).
+
+    Args:
+        designs: (target name, simulator, theta_hat.json contents, per-structure validation
+            table of :func:`validate_structures`) per design.
+        targets: target name → (η_x, η_y, η_z).
+
+    Returns:
+        Columns ``target_name``, ``simulator``, ``status``, θ̂ (``a_x`` … ``eps``) and its
+        posterior std (``std_a_x`` …), ``evaluations``, ``design_seconds``, ``structures``,
+        the solver's mean η at θ̂ (``eta_x`` … ``eta_z``), ``mape_of_mean_percent`` (eq. 15 of
+        the mean η against the target) and ``mape_percent`` (eq. 15 over every structure and
+        direction: the seed's spread included).
+    """
+    rows = []
+    for name, simulator, theta_hat, frame in designs:
+        target = np.asarray(targets[name], dtype=np.float64)
+        eta = accepted_rows(frame)[[f"eta_solver_{a}" for a in AXES]].to_numpy(np.float64)
+        mean = eta.mean(axis=0)
+        std = theta_hat.get("posterior_std", {})
+        rows.append(
+            {
+                "target_name": name,
+                "simulator": simulator,
+                "status": theta_hat.get("status"),
+                **{p: float(theta_hat[p]) for p in ("a_x", "a_y", "a_z", "eps")},
+                **{f"std_{p}": std.get(p, math.nan) for p in ("a_x", "a_y", "a_z", "eps")},
+                "evaluations": theta_hat.get("evaluations"),
+                "design_seconds": theta_hat.get("wall_time_s"),
+                "structures": len(eta),
+                **{f"eta_{a}": float(mean[k]) for k, a in enumerate(AXES)},
+                "mape_of_mean_percent": float(100 * np.mean(np.abs(mean - target) / target)),
+                "mape_percent": float(100 * np.mean(np.abs(eta - target) / target)),
+            }
+        )
+    return pd.DataFrame(rows)

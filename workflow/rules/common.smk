@@ -10,6 +10,13 @@ N_STRUCTURES = sum(config["dataset"][f"n_{split}"] for split in ("train", "val",
 N_SHARDS = math.ceil(N_STRUCTURES / config["sample"]["shard_size"])
 SHARDS = [f"{shard:05d}" for shard in range(N_SHARDS)]
 TARGETS = {target["name"]: target["eta"] for target in config["targets"]}
+# The design's simulator and the file it reads: the paper's CNN or the emulator of η(θ).
+SIMULATOR_FILES = {"cnn": "results/model/best.pt", "emulator": "results/emulator/emulator.npz"}
+SIMULATOR = config["design"]["simulator"]
+# With design.compare_simulators, every target is also designed (and validated) with the other.
+COMPARED = (
+    [s for s in SIMULATOR_FILES if s != SIMULATOR] if config["design"]["compare_simulators"] else []
+)
 
 if len(TARGETS) != len(config["targets"]):
     raise ValueError("config targets: every target needs a unique name")
@@ -38,6 +45,7 @@ def uses_gpu(*devices):
 
 
 wildcard_constraints:
+    simulator="|".join(SIMULATOR_FILES),
     shard=r"\d{5}",
     target=r"[A-Za-z0-9_-]+",
 
@@ -64,5 +72,7 @@ def get_final_output():
         "results/validate/summary.html",
         "results/model/table1.html",
         "results/design/status.csv",
+        "results/emulator/evaluation.csv",
         *expand(per_target, target=TARGETS),
+        *(["results/design/comparison.csv"] if COMPARED else []),
     ]

@@ -1,9 +1,10 @@
-# ABC-PMC inverse design of θ for each target η with the CNN (docs/method.md §5).
+# ABC-PMC inverse design of θ for each target η (docs/method.md §5), with the simulator of
+# design.simulator (the paper's CNN, or the emulator); design_compare runs the other one.
 
 
 rule design:
     input:
-        model="results/model/best.pt",
+        model=SIMULATOR_FILES[SIMULATOR],
         dataset="results/dataset.zarr",
     output:
         posterior="results/design/{target}/posterior.csv",
@@ -24,3 +25,17 @@ rule design:
         "../../envs/gpu.yaml" if config["design"]["device"] == "cuda" else "../../envs/cpu.yaml"
     script:
         "../../scripts/design.py"
+
+
+use rule design as design_compare with:
+    input:
+        model=lambda wildcards: SIMULATOR_FILES[wildcards.simulator],
+        dataset="results/dataset.zarr",
+    output:
+        posterior="results/design/{target}/compare/{simulator}/posterior.csv",
+        theta_hat="results/design/{target}/compare/{simulator}/theta_hat.json",
+        generations="results/design/{target}/compare/{simulator}/generations.csv",
+    log:
+        "logs/design_compare/{target}_{simulator}.log",
+    benchmark:
+        "benchmarks/design_compare/{target}_{simulator}.tsv"

@@ -117,12 +117,13 @@ rule report_validation:
 rule report_table1:
     input:
         evaluation="results/model/evaluation.csv",
+        emulator="results/emulator/evaluation.csv",
     output:
         html=report(
             "results/model/table1.html",
             caption="../report/table1.rst",
             category="CNN",
-            labels={"table": "error measures (Table 1)"},
+            labels={"table": "error measures of the CNN and the emulator (Table 1)"},
         ),
     log:
         "logs/report_table1/report_table1.log",
@@ -149,3 +150,35 @@ rule check_designs:
         "../../envs/cpu.yaml"
     script:
         "../../scripts/check_designs.py"
+
+
+# The two simulators side by side: θ̂, posterior spread, cost and the solver's η at each θ̂.
+rule report_comparison:
+    input:
+        theta_hat=expand(
+            "results/design/{target}/{where}theta_hat.json",
+            target=TARGETS,
+            where=["", *[f"compare/{s}/" for s in COMPARED]],
+        ),
+        validate=expand(
+            "results/validate/{target}{where}.csv",
+            target=TARGETS,
+            where=["", *[f"/compare/{s}" for s in COMPARED]],
+        ),
+    output:
+        table="results/design/comparison.csv",
+        html=report(
+            "results/design/comparison.html",
+            caption="../report/comparison.rst",
+            category="Inverse design",
+            labels={"table": "CNN and emulator designs side by side"},
+        ),
+    log:
+        "logs/report_comparison/report_comparison.log",
+    params:
+        targets=TARGETS,
+        simulators=[SIMULATOR, *COMPARED],
+    conda:
+        "../../envs/cpu.yaml"
+    script:
+        "../../scripts/report_comparison.py"

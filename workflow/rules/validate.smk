@@ -39,3 +39,26 @@ rule validate:
         )
     script:
         "../../scripts/validate.py"
+
+
+use rule validate as validate_compare with:
+    input:
+        theta_hat="results/design/{target}/compare/{simulator}/theta_hat.json",
+        model="results/model/best.pt",
+    output:
+        table="results/validate/{target}/compare/{simulator}.csv",
+        summary="results/validate/{target}/compare/{simulator}_summary.csv",
+        rejected="results/validate/{target}/compare/{simulator}_rejected.csv",
+        figure="results/validate/{target}/compare/{simulator}_scatter.png",
+    log:
+        "logs/validate_compare/{target}_{simulator}.log",
+    benchmark:
+        "benchmarks/validate_compare/{target}_{simulator}.tsv"
+    params:
+        target=lambda wildcards: TARGETS[wildcards.target],
+        seed=config["seed"],
+        size=config["size"],
+        structures=config["validate"]["structures"],
+        max_attempts=config["sample"]["max_attempts_per_structure"],
+        simulate=science("simulate"),
+        rows="results/validate/{target}/compare/{simulator}.rows.json",

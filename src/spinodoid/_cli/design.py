@@ -15,6 +15,7 @@ EXIT_BUDGET = 3
 _EPILOG = """\
 example:
   spinodoid design --model results/model/best.pt --target 0.40 0.50 0.60 -o design/case1
+  spinodoid design --model results/emulator/emulator.npz --target 0.40 0.50 0.60 -o design/e1
 
 Writes DIR/posterior.csv (one row per particle: a_x, a_y, a_z, eps, weight, rho),
 DIR/theta_hat.json (the posterior mean θ̂ and run statistics), DIR/generations.csv
@@ -36,7 +37,13 @@ def register(subparsers: Any) -> None:
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--model", required=True, metavar="CKPT", help="CNN checkpoint (best.pt)")
+    parser.add_argument(
+        "--model",
+        required=True,
+        metavar="FILE",
+        help="CNN checkpoint (best.pt), or an emulator of eta(theta) (emulator.npz): designs a "
+        "target in seconds once a dataset exists",
+    )
     parser.add_argument(
         "--target",
         nargs=3,

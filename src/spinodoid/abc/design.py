@@ -1,4 +1,5 @@
-"""A design run: the paper's prior, the CNN simulator and ABC-PMC for one target, with outputs."""
+"""A design run: the paper's prior, a simulator (the CNN or the η(θ) emulator) and ABC-PMC for
+one target, with outputs."""
 
 from __future__ import annotations
 
@@ -13,9 +14,19 @@ from spinodoid.abc.reachability import check_reachable, validate_target
 from spinodoid.abc.results import ABCResult
 from spinodoid.abc.sampler import abc_pmc
 from spinodoid.abc.simulators.cnn import cnn_simulator
+from spinodoid.abc.simulators.emulator import emulator_simulator
 from spinodoid.hashing import file_digest
 
-__all__ = ["run_design"]
+__all__ = ["SIMULATORS", "run_design", "simulator_of"]
+
+#: The simulators a design can use: the paper's CNN on a fresh structure per candidate, or the
+#: emulator of η(θ) (spinodoid.emulator), which draws η over the seed.
+SIMULATORS: tuple[str, str] = ("cnn", "emulator")
+
+
+def simulator_of(model_path: str | Path) -> str:
+    """``"emulator"`` for an emulator file (.npz), ``"cnn"`` for a checkpoint (anything else)."""
+    return "emulator" if Path(model_path).suffix == ".npz" else "cnn"
 
 
 def run_design(
@@ -36,13 +47,15 @@ def run_design(
     precision: str = "fp32",
     progress: bool = True,
 ) -> ABCResult:
-    """Design θ for a target η with the CNN and the paper's prior; write the outputs.
+    """Design θ for a target η with the CNN or the emulator and the paper's prior; write the
+    outputs. The simulator follows from ``model_path`` (:func:`simulator_of`).
 
     Writes ``out_dir/generations/gen_*.{csv,json}`` (resumable), ``out_dir/posterior.csv``,
     ``out_dir/theta_hat.json`` and ``out_dir/generations.csv`` (:func:`write_design_outputs`).
 
     Args:
-        model_path: CNN checkpoint (its meta gives N).
+        model_path: CNN checkpoint (its meta gives N), or an emulator file (``.npz``,
+            :func:`spinodoid.emulator.save_emulator`).
         target: (η_x, η_y, η_z), each in (0, 1).
         out_dir: output directory (created).
         particles: population size P (paper 512).
@@ -60,8 +73,8 @@ def run_design(
             training dataset's. When given, reachability is judged against them
             (:func:`check_reachable`) rather than against CNN predictions of a pilot: they are
             what the prior really produces, whatever the CNN's accuracy.
-        precision: the CNN's precision, ``fp32`` (default), ``bf16`` or ``fp16``
-            (:data:`spinodoid.model.PRECISIONS`).
+        precision: the CNN's precision (ignored by the emulator), ``fp32`` (default), ``bf16``
+            or ``fp16`` (:data:`spinodoid.model.PRECISIONS`).
         progress: tqdm bars per generation.
 
     Returns:
@@ -77,7 +90,11 @@ def run_design(
         check_reachable(target, reference_eta)
         pilot_size = 0
     device = str(resolve_device(device))
-    simulate = cnn_simulator(model_path, device, seed, precision=precision)
+    simulator = simulator_of(model_path)
+    if simulator == "emulator":
+        simulate = emulator_simulator(model_path, seed)
+    else:
+        simulate = cnn_simulator(model_path, device, seed, precision=precision)
     result = abc_pmc(
         simulate,
         target,
@@ -95,6 +112,12 @@ def run_design(
         signature={"model": file_digest(model_path), "seed": seed, "precision": precision},
         progress=progress,
     )
-    info = {"target": name, "seed": seed, "model": str(model_path), "device": device}
+    info = {
+        "target": name,
+        "seed": seed,
+        "simulator": simulator,
+        "model": str(model_path),
+        "device": device,
+    }
     write_design_outputs(result, out, info)
     return result

@@ -1,0 +1,23 @@
+"""Rule `emulate`: fit the emulator of η(θ) on the train and val splits of the dataset and
+evaluate it on every split (spinodoid.emulator)."""
+
+import logging
+
+import torch
+
+from spinodoid.dataset import SPLITS, split_labels
+from spinodoid.emulator import evaluation_table, fit_emulator, save_emulator
+from spinodoid.validation import write_table
+
+logging.basicConfig(filename=snakemake.log[0], level=logging.INFO)
+torch.set_num_threads(snakemake.threads)
+
+theta, eta = split_labels(snakemake.input.dataset, ("train", "val"))
+emulator = fit_emulator(
+    theta, eta, seed=snakemake.params.seed, meta={"dataset": snakemake.input.dataset}
+)
+save_emulator(emulator, snakemake.output.emulator)
+splits = {name: split_labels(snakemake.input.dataset, (name,)) for name in SPLITS}
+table = evaluation_table(emulator, splits)
+logging.info("emulator on %d structures; evaluation:\n%s", len(theta), table.to_string())
+write_table(table, snakemake.output.evaluation)
