@@ -12,7 +12,7 @@ from pathlib import Path
 
 import torch
 
-from spinodoid.abc import design_seed, run_design
+from spinodoid.abc import design_seed, run_design, simulator_of
 from spinodoid.dataset import read_labels
 
 logging.basicConfig(filename=snakemake.log[0], level=logging.INFO)
@@ -28,7 +28,9 @@ run_design(
     log10_tolerances=cfg["log10_tolerances"],
     tolerance_schedule=cfg["tolerance_schedule"],
     batch_size=cfg["batch_size"],
-    max_evaluations=cfg["max_evaluations"],
+    max_evaluations=cfg["max_evaluations_per_simulator"].get(
+        simulator_of(snakemake.input.model), cfg["max_evaluations"]
+    ),
     device=snakemake.config["design"]["device"],
     precision=cfg["precision"],
     seed=design_seed(snakemake.params.seed, name),

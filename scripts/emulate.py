@@ -6,13 +6,13 @@ import logging
 import torch
 
 from spinodoid.dataset import SPLITS, split_labels
-from spinodoid.emulator import evaluation_table, fit_emulator, save_emulator
+from spinodoid.emulator import evaluation_table, fit_emulator, save_emulator, training_subset
 from spinodoid.validation import write_table
 
 logging.basicConfig(filename=snakemake.log[0], level=logging.INFO)
 torch.set_num_threads(snakemake.threads)
 
-theta, eta = split_labels(snakemake.input.dataset, ("train", "val"))
+theta, eta = training_subset(*split_labels(snakemake.input.dataset, ("train", "val")))
 emulator = fit_emulator(
     theta, eta, seed=snakemake.params.seed, meta={"dataset": snakemake.input.dataset}
 )

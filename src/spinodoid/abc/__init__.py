@@ -47,7 +47,7 @@ A simulator is any callable
 A new simulator is a new module in :mod:`spinodoid.abc.simulators`; the sampler does not change.
 """
 
-from spinodoid.abc.design import run_design
+from spinodoid.abc.design import SIMULATORS, run_design, simulator_of
 from spinodoid.abc.kernels import pmc_weights
 from spinodoid.abc.outputs import (
     generations_table,
@@ -73,6 +73,7 @@ __all__ = [
     "ABCResult",
     "Generation",
     "PARAM_NAMES",
+    "SIMULATORS",
     "Simulator",
     "UnreachableTargetError",
     "abc_pmc",
@@ -89,6 +90,7 @@ __all__ = [
     "read_design_status",
     "read_theta_hat",
     "run_design",
+    "simulator_of",
     "weighted_quantiles",
     "write_design_outputs",
 ]
