@@ -225,3 +225,26 @@ def test_resume_gives_the_uninterrupted_run(emulator, target, tmp_path):
     np.testing.assert_array_equal(resumed.weights, full.weights)
     assert resumed.evaluations == full.evaluations
     assert sim.rows == full.evaluations - full.generations[1].evaluations_total
+
+
+def test_run_design_takes_an_emulator_file(emulator, target, tmp_path):
+    path = tmp_path / "emulator.npz"
+    em.save_emulator(emulator, path)
+    assert abc.simulator_of(path) == "emulator" and abc.simulator_of("best.pt") == "cnn"
+    result = abc.run_design(
+        path,
+        target,
+        tmp_path / "design",
+        particles=64,
+        log10_tolerances=(2.0, 1.0, 0.5),
+        batch_size=512,
+        max_evaluations=200_000,
+        device="cpu",
+        seed=3,
+        progress=False,
+    )
+    assert result.status == "completed" and result.final_tolerance == pytest.approx(10**0.5)
+    written = (tmp_path / "design" / "theta_hat.json").read_text()
+    assert '"simulator": "emulator"' in written
+    mean, _ = emulator.predict(result.posterior_mean()[None])
+    assert 100 * np.mean(np.abs(mean[0] - target) / target) < 10**0.5

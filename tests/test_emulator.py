@@ -159,3 +159,25 @@ def test_mape_per_direction():
 def test_fit_refuses_mismatched_rows():
     with pytest.raises(ValueError, match="rows"):
         em.fit_emulator(np.ones((5, 4)), np.full((4, 3), 0.5))
+
+
+def test_evaluation_table_has_table_1_columns_and_a_seed_floor(fitted):
+    splits = {"train": synthetic(40, 3), "test": synthetic(60, 4)}
+    table = em.evaluation_table(fitted, splits)
+    assert table["split"].tolist() == ["train"] * 4 + ["test"] * 4
+    assert table["direction"].tolist()[:4] == ["x", "y", "z", "all"]
+    test = table[table["split"] == "test"].set_index("direction")
+    assert test.loc["all", "samples"] == 180 and test.loc["x", "samples"] == 60
+    mean, _ = fitted.predict(splits["test"][0])
+    expected = 100 * np.mean(np.abs(mean - splits["test"][1]) / splits["test"][1])
+    assert test.loc["all", "mape_percent"] == pytest.approx(expected)
+    # the synthetic noise is the seed floor: a good fit sits near it, not far below or above
+    assert 0.5 < test.loc["all", "mape_percent"] / test.loc["all", "seed_floor_percent"] < 2.0
+
+
+def test_training_subset_bounds_the_fit():
+    theta, eta = synthetic(10, 5)
+    small_theta, small_eta = em.training_subset(theta, eta, limit=4)
+    np.testing.assert_array_equal(small_theta, theta[:4])
+    np.testing.assert_array_equal(small_eta, eta[:4])
+    assert len(em.training_subset(theta, eta)[0]) == 10

@@ -32,6 +32,7 @@ from spinodoid.validation import (
     accepted_rows,
     check_memory,
     combined_table,
+    comparison_table,
     derived_seeds,
     design_status_table,
     make_solver,
@@ -383,3 +384,20 @@ def test_the_validation_table_marks_an_incomplete_design():
     marked = table.groupby("target_name")["design_status"].unique()
     assert marked["film"].tolist() == ["budget_exhausted"]
     assert marked["case1"].tolist() == ["completed"]
+
+
+def test_comparison_table_puts_the_designs_side_by_side():
+    frame = _frame().assign(accepted=[True, True])
+    theta_hat = {"a_x": 0.1, "a_y": 0.2, "a_z": 0.3, "eps": 0.6, "status": "completed"}
+    theta_hat |= {"posterior_std": {"a_x": 0.01}, "evaluations": 1000, "wall_time_s": 2.5}
+    table = comparison_table(
+        [("case1", "emulator", theta_hat, frame), ("case1", "cnn", theta_hat, frame.iloc[:1])],
+        {"case1": (0.4, 0.5, 0.6)},
+    )
+    assert table["simulator"].tolist() == ["emulator", "cnn"]
+    first = table.iloc[0]
+    assert (first["eta_x"], first["eta_y"], first["eta_z"]) == pytest.approx((0.4, 0.6, 0.6))
+    assert first["mape_of_mean_percent"] == pytest.approx(100 * (0.1 / 0.5) / 3)
+    per_structure = [0.25, 0.0, 0.0, 0.25, 0.4, 0.0]  # |η − target| / target, two structures
+    assert first["mape_percent"] == pytest.approx(100 * np.mean(per_structure))
+    assert table.iloc[1]["structures"] == 1 and math.isnan(first["std_a_y"])
