@@ -7,8 +7,12 @@ Usage::
     with atomic_write("results/table.csv") as tmp:
         frame.to_csv(tmp)
 
-The temporary sibling is ``.{stem}.tmp{pid}{suffix}``: hidden, unique per process, and with
-the target's suffix so that writers that infer a format from it (matplotlib, zarr) still do.
+The temporary sibling is ``.{name}.tmp{pid}``: hidden, unique per process, and ending in the
+name of the target, so that what a writer derives from its file name stays free of the process
+id (``torch.save`` names its archive's root folder after the file: ``.best.pt``, the same in
+every run, so that a checkpoint is the same bytes for the same weights). Writers that infer a
+format from the suffix (matplotlib) must be given it (:func:`spinodoid.plotting.save_figure`
+does).
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ __all__ = ["atomic_write", "temporary_sibling", "write_text_atomic"]
 def temporary_sibling(path: str | os.PathLike[str]) -> Path:
     """The temporary name :func:`atomic_write` writes before renaming to ``path``."""
     path = Path(path)
-    return path.with_name(f".{path.stem}.tmp{os.getpid()}{path.suffix}")
+    return path.with_name(f".{path.name}.tmp{os.getpid()}")
 
 
 def _remove(path: Path) -> None:
@@ -47,7 +51,7 @@ def atomic_write(path: str | os.PathLike[str]) -> Iterator[Path]:
         path: the final file or directory.
 
     Yields:
-        The temporary path (same directory and suffix as ``path``), not yet existing.
+        The temporary path (same directory as ``path``), not yet existing.
     """
     path = Path(path)
     tmp = temporary_sibling(path)

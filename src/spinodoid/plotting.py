@@ -61,7 +61,7 @@ def save_figure(fig: Figure, path: str | os.PathLike[str], dpi: int = 110) -> No
     """Write ``fig`` as PNG to ``path`` (temporary name, then rename)."""
     FigureCanvasAgg(fig)
     with atomic_write(path) as tmp:
-        fig.savefig(tmp, dpi=dpi)
+        fig.savefig(tmp, dpi=dpi, format="png")
 
 
 def _face_colours(face: np.ndarray) -> np.ndarray:
