@@ -317,7 +317,7 @@ def test_porosity_shifts_give_every_face_direction_the_voxel_porosity():
     shifts = lbm.porosity_shifts(psi)
     assert np.all(shifts < 0) and shifts.dtype == np.float32
     assert np.abs(lbm.open_fraction_means(psi, shifts=shifts) - eps).max() < 1e-5
-    codes = lbm._face_codes(psi, "periodic", shifts)[0]
+    codes = lbm.face_code_batch(psi, "periodic", shifts)[0]
     assert abs(codes[0, :-1].mean() / 64 - eps) < 1e-5
     assert np.array_equal(lbm.face_open_fractions(psi[0], match_porosity=True), codes)
 

@@ -38,6 +38,7 @@ import taichi as ti
 
 from spinodoid import lbm
 from spinodoid import multigrid_kernels as kern
+from spinodoid import multigrid_levels as levels
 from spinodoid.diffusivity import DisconnectedStructureError, NotConvergedError
 
 __all__ = [
@@ -260,12 +261,14 @@ class _System:
             scale.append((prev_width + 1) / (grid.width + 1))
             scale_vec = ti.Vector(scale, dt=ti.f32)
             if above is None:
-                kern.coarsen_fine(
+                levels.coarsen_fine(
                     ws.codes, ws.g, ws.bnd, n0, n1, n2, grid.struct(), *grid.factors, scale_vec
                 )
             else:
-                kern.coarsen(ws.g, ws.bnd, above.struct(), grid.struct(), *grid.factors, scale_vec)
-            kern.diagonal(ws.g, ws.bnd, ws.diag, grid.struct())
+                levels.coarsen(
+                    ws.g, ws.bnd, above.struct(), grid.struct(), *grid.factors, scale_vec
+                )
+            levels.diagonal(ws.g, ws.bnd, ws.diag, grid.struct())
             above = grid
 
     # -- operators ------------------------------------------------------------------------
@@ -280,22 +283,22 @@ class _System:
         ppt = self._plane_per_thread(n1)
         for _ in range(_SMOOTHING):
             for colour in (0, 1):
-                kern.smooth_fine(ws.codes, ws.z, ws.r, n0, n1, n2, colour, 0, ppt)
+                levels.smooth_fine(ws.codes, ws.z, ws.r, n0, n1, n2, colour, 0, ppt)
         if self.grids:
             top = self.grids[0]
-            kern.residual_fine(ws.codes, ws.z, ws.r, ws.q, n0, n1, n2)
-            kern.restrict_fine(ws.q, ws.cb, n0, n1, n2, top.struct(), *top.factors)
+            levels.residual_fine(ws.codes, ws.z, ws.r, ws.q, n0, n1, n2)
+            levels.restrict_fine(ws.q, ws.cb, n0, n1, n2, top.struct(), *top.factors)
             self._coarse_cycle(0)
-            kern.prolong_fine(ws.z, ws.cx, n0, n1, n2, top.struct(), *top.factors)
+            levels.prolong_fine(ws.z, ws.cx, n0, n1, n2, top.struct(), *top.factors)
         for _ in range(_SMOOTHING):
             for colour in (1, 0):
-                kern.smooth_fine(ws.codes, ws.z, ws.r, n0, n1, n2, colour, 1, ppt)
+                levels.smooth_fine(ws.codes, ws.z, ws.r, n0, n1, n2, colour, 1, ppt)
 
     def _coarse_cycle(self, k: int) -> None:
         ws, grid = self.ws, self.grids[k]
         if k >= self.tail:
             last = len(self.grids) - 1
-            kern.tail_cycle(
+            levels.tail_cycle(
                 ws.g, ws.diag, ws.cx, ws.cb, ws.table, k, last, _SMOOTHING, _COARSEST_SWEEPS
             )
             return
@@ -305,15 +308,15 @@ class _System:
         sweeps = _COARSEST_SWEEPS if last else _SMOOTHING
         for _ in range(sweeps):
             for colour in (0, 1):
-                kern.smooth(ws.g, ws.diag, ws.cx, ws.cb, lv, colour, 0, ppt)
+                levels.smooth(ws.g, ws.diag, ws.cx, ws.cb, lv, colour, 0, ppt)
         if not last:
             below = self.grids[k + 1]
-            kern.restrict(ws.g, ws.diag, ws.cx, ws.cb, lv, below.struct(), *below.factors)
+            levels.restrict(ws.g, ws.diag, ws.cx, ws.cb, lv, below.struct(), *below.factors)
             self._coarse_cycle(k + 1)
-            kern.prolong(ws.cx, lv, below.struct(), *below.factors)
+            levels.prolong(ws.cx, lv, below.struct(), *below.factors)
         for _ in range(sweeps):
             for colour in (1, 0):
-                kern.smooth(ws.g, ws.diag, ws.cx, ws.cb, lv, colour, 1, ppt)
+                levels.smooth(ws.g, ws.diag, ws.cx, ws.cb, lv, colour, 1, ppt)
 
     def _sum_rows(self) -> float:
         n1 = self.shape[1]
