@@ -1,6 +1,7 @@
 """Tests of the Snakemake workflow: config schema, dry runs, linting and formatting."""
 
 import copy
+import re
 import subprocess
 from pathlib import Path
 
@@ -84,3 +85,26 @@ def test_snakemake_files_are_formatted():
         ["snakefmt", "--check", *files], cwd=ROOT, capture_output=True, text=True
     )
     assert result.returncode == 0, result.stderr
+
+
+def _job_counts(output: str) -> dict[str, int]:
+    """Jobs per rule from a dry run's "Job stats" table."""
+    rows = output.split("Job stats:", 1)[1].splitlines()[3:]
+    counts = {}
+    for row in rows:
+        fields = row.split()
+        if len(fields) != 2 or not fields[1].isdigit() or fields[0] == "total":
+            break
+        counts[fields[0]] = int(fields[1])
+    return counts
+
+
+def test_the_paper_config_designs_both_cases_with_both_simulators():
+    result = snakemake("-n", "--forceall", "--configfile", "config/config.yaml")
+    assert result.returncode == 0, result.stderr + result.stdout
+    jobs = _job_counts(result.stdout)
+    assert jobs["design"] == jobs["design_compare"] == 2  # case1, case2 by the CNN and emulator
+    assert jobs["validate"] == jobs["validate_compare"] == 2
+    assert jobs["emulate"] == jobs["report_comparison"] == jobs["check_designs"] == 1
+    planned = re.findall(r"wildcards: (.*)", result.stdout)
+    assert {"target=case1, simulator=emulator", "target=case2, simulator=emulator"} <= set(planned)
