@@ -33,10 +33,20 @@ RUN_SIDE_KEYS = {
 }
 
 
+def canonical(value):
+    """``value`` with every mapping's keys sorted, so that params do not depend on the order of
+    keys in a config file (Snakemake compares params as written)."""
+    if isinstance(value, dict):
+        return {key: canonical(value[key]) for key in sorted(value)}
+    if isinstance(value, list):
+        return [canonical(item) for item in value]
+    return value
+
+
 def science(section):
     """The keys of config[section] that change a rule's outputs (all but RUN_SIDE_KEYS)."""
     skip = RUN_SIDE_KEYS.get(section, ())
-    return {key: value for key, value in config[section].items() if key not in skip}
+    return canonical({key: value for key, value in config[section].items() if key not in skip})
 
 
 def uses_gpu(*devices):

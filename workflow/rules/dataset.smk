@@ -28,7 +28,7 @@ rule assemble:
     benchmark:
         "benchmarks/assemble/assemble.tsv"
     params:
-        dataset=config["dataset"],
+        dataset=canonical(config["dataset"]),
         seed=config["seed"],
         simulate=science("simulate"),
     threads: 1
