@@ -122,7 +122,8 @@ def run_simulate_script(tmp_path, max_steps_per_voxel: int = 200):
         input=types.SimpleNamespace(shard=str(tmp_path / "shard_00000.h5")),
         output=types.SimpleNamespace(eta=str(tmp_path / "shard_00000.eta.h5")),
         log=[str(tmp_path / "simulate.log")],
-        params=types.SimpleNamespace(simulate=params),
+        params=types.SimpleNamespace(simulate={k: v for k, v in params.items() if k != "arch"}),
+        config={"simulate": params},  # where it runs (arch) comes from the config
         threads=2,
     )
     runpy.run_path("scripts/simulate.py", init_globals={"snakemake": snakemake})
