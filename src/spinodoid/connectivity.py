@@ -25,9 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.sparse as sp
 from scipy import ndimage
-from scipy.sparse import csgraph
 
 __all__ = [
     "NonPercolatingError",
@@ -108,6 +106,9 @@ def _roots(graph: Graph, axis: int, periodic: bool) -> np.ndarray:
         first = np.take(graph.labels, 0, axis=lateral)[graph.wraps[lateral]]
         last = np.take(graph.labels, -1, axis=lateral)[graph.wraps[lateral]]
         pairs.append(np.stack([first, last]))
+    import scipy.sparse as sp  # only for periodic merging: kept off the import path of the CLI
+    from scipy.sparse import csgraph
+
     a, b = np.concatenate(pairs, axis=1)
     size = graph.count + 1
     merged = sp.coo_matrix((np.ones(a.size, dtype=np.int8), (a, b)), shape=(size, size))
