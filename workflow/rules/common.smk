@@ -60,6 +60,19 @@ wildcard_constraints:
     target=r"[A-Za-z0-9_-]+",
 
 
+def per_design(primary, compared):
+    """One path per design, target by target: the design.simulator's (``primary``), then each
+    compared simulator's (``compared``, with a ``{simulator}`` wildcard)."""
+    return [
+        path
+        for target in TARGETS
+        for path in [
+            primary.format(target=target),
+            *(compared.format(target=target, simulator=s) for s in COMPARED),
+        ]
+    ]
+
+
 def get_final_output():
     """Every file the full pipeline produces for this config."""
     per_target = [

@@ -155,15 +155,13 @@ rule check_designs:
 # The two simulators side by side: θ̂, posterior spread, cost and the solver's η at each θ̂.
 rule report_comparison:
     input:
-        theta_hat=expand(
-            "results/design/{target}/{where}theta_hat.json",
-            target=TARGETS,
-            where=["", *[f"compare/{s}/" for s in COMPARED]],
+        theta_hat=per_design(
+            "results/design/{target}/theta_hat.json",
+            "results/design/{target}/compare/{simulator}/theta_hat.json",
         ),
-        validate=expand(
-            "results/validate/{target}{where}.csv",
-            target=TARGETS,
-            where=["", *[f"/compare/{s}" for s in COMPARED]],
+        validate=per_design(
+            "results/validate/{target}.csv",
+            "results/validate/{target}/compare/{simulator}.csv",
         ),
     output:
         table="results/design/comparison.csv",
