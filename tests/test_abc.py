@@ -644,3 +644,14 @@ def test_cnn_simulator_refuses_structures_the_dataset_would_reject(checkpoint):
     model, _ = load_model(checkpoint, "cpu")
     direct = predict_eta_all_axes(model, torch.as_tensor(block_counts(structures[ok])))
     np.testing.assert_allclose(eta[ok], direct.double().numpy(), rtol=1e-6)
+
+
+def test_a_design_stopped_inside_generation_0_writes_a_readable_generations_table(tmp_path):
+    import pandas as pd
+
+    prior = Box(0.0, 1.0, 2)
+    result = _run(GaussianLocation(prior), np.array([0.5, 0.5]), prior, [1e-3], max_evaluations=64)
+    assert result.status == "budget_exhausted" and not result.generations
+    abc.write_design_outputs(result, tmp_path)
+    table = pd.read_csv(tmp_path / "generations.csv")
+    assert len(table) == 0 and {"generation", "rejected", "mean_theta_0"} <= set(table.columns)

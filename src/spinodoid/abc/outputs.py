@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from spinodoid.abc.results import PARAM_NAMES, ABCResult, weighted_mean_std
-from spinodoid.abc.store import generation_stats
+from spinodoid.abc.store import STAT_COLUMNS, generation_stats
 from spinodoid.atomic import write_text_atomic
 
 __all__ = ["generations_table", "read_design_status", "read_theta_hat", "write_design_outputs"]
@@ -39,7 +39,9 @@ def _summary_frame(result: ABCResult) -> pd.DataFrame:
             row[f"std_{p}"] = std[j]
             row[f"nu_{p}"] = math.nan if gen.nu is None else gen.nu[j]
         rows.append(row)
-    return pd.DataFrame(rows)
+    per_param = [f"{kind}_{p}" for p in result.param_names for kind in ("mean", "std", "nu")]
+    # the header stands even when the budget ran out inside generation 0 (no rows)
+    return pd.DataFrame(rows, columns=[*STAT_COLUMNS, *per_param])
 
 
 def generations_table(summary: pd.DataFrame) -> pd.DataFrame:

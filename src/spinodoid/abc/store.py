@@ -42,6 +42,23 @@ def _gen_paths(out_dir: Path, index: int) -> tuple[Path, Path]:
     return out_dir / f"gen_{index:03d}.csv", out_dir / f"gen_{index:03d}.json"
 
 
+#: The bookkeeping columns of a generation (:func:`generation_stats`), in order.
+STAT_COLUMNS: tuple[str, ...] = (
+    "generation",
+    "tolerance",
+    "evaluations",
+    "evaluations_total",
+    "passed",
+    "acceptance_rate",
+    "components_simulated",
+    "proposals_outside_support",
+    "rejected",
+    "wall_time_s",
+    "wall_time_total_s",
+    "ess",
+)
+
+
 def generation_stats(gen: Generation) -> dict[str, Any]:
     """Bookkeeping of one generation shared by its JSON file and the generations.csv row."""
     return {
