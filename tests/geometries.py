@@ -270,3 +270,25 @@ def _box_distance(excess_a: np.ndarray, excess_b: np.ndarray) -> np.ndarray:
     outside = np.hypot(np.maximum(excess_a, 0.0), np.maximum(excess_b, 0.0))
     inside = np.minimum(np.maximum(excess_a, excess_b), 0.0)
     return outside + inside
+
+
+def carve(shape: tuple[int, int, int], path: list[tuple[int, int, int]]) -> np.ndarray:
+    """All-solid block (uint8, 1 = solid) with the listed voxels made pore."""
+    structure = np.ones(shape, dtype=np.uint8)
+    for voxel in path:
+        structure[voxel] = 0
+    return structure
+
+
+# A single-voxel-wide serpentine path along x in a (6, 5, 3) block: 8 voxels, 7 bonds in series,
+# and no two non-consecutive voxels are face neighbours (also not through the periodic y wrap).
+SERPENTINE = [
+    (0, 0, 0),
+    (1, 0, 0),
+    (1, 1, 0),
+    (1, 2, 0),
+    (2, 2, 0),
+    (3, 2, 0),
+    (4, 2, 0),
+    (5, 2, 0),
+]

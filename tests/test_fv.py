@@ -5,7 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from geometries import (
+    SERPENTINE,
     box_channel,
+    carve,
     circular_channel,
     cylinder_array,
     rayleigh_cylinders,
@@ -41,28 +43,6 @@ def random_level_set() -> np.ndarray:
     noise = np.random.default_rng(5).standard_normal((18, 16, 14))
     field = ndimage.gaussian_filter(noise, 2.0, mode="wrap")
     return ((field - np.quantile(field, 0.6)) / field.std()).astype(np.float32)
-
-
-def _carve(shape: tuple[int, int, int], path: list[tuple[int, int, int]]) -> np.ndarray:
-    """All-solid block with the listed voxels made pore."""
-    structure = np.ones(shape, dtype=np.uint8)
-    for voxel in path:
-        structure[voxel] = 0
-    return structure
-
-
-# A single-voxel-wide serpentine path along x in a (6, 5, 3) block: 8 voxels, 7 bonds, and
-# no two non-consecutive voxels are face neighbours (also not through the periodic y wrap).
-SERPENTINE = [
-    (0, 0, 0),
-    (1, 0, 0),
-    (1, 1, 0),
-    (1, 2, 0),
-    (2, 2, 0),
-    (3, 2, 0),
-    (4, 2, 0),
-    (5, 2, 0),
-]
 
 
 @pytest.mark.parametrize("axis", [0, 1, 2, "x", "y", "z"])
@@ -106,7 +86,7 @@ def test_two_layer_domain_has_no_unknowns():
 
 def test_serpentine_path_is_a_series_resistor():
     # 7 unit conductances in series carry 1/7; eq. 6: eta = (1/7) (N - 1) / A.
-    structure = _carve((6, 5, 3), SERPENTINE)
+    structure = carve((6, 5, 3), SERPENTINE)
     expected = (1 / 7) * 5 / 15
     for lateral in LATERAL_MODES:
         assert fv_diffusivity(structure, 0, lateral).eta == pytest.approx(expected, rel=1e-9)
@@ -114,7 +94,7 @@ def test_serpentine_path_is_a_series_resistor():
 
 def test_parallel_paths_add_conductances():
     straight = [(i, 4, 2) for i in range(6)]
-    structure = _carve((6, 5, 3), SERPENTINE + straight)
+    structure = carve((6, 5, 3), SERPENTINE + straight)
     expected = (1 / 7 + 1 / 5) * 5 / 15
     assert fv_diffusivity(structure, 0).eta == pytest.approx(expected, rel=1e-9)
 
@@ -123,7 +103,7 @@ def test_dead_ends_and_isolated_pores_carry_no_flux():
     extras = [(3, 3, 0), (3, 4, 0), (3, 0, 2), (0, 4, 2), (1, 4, 2), (5, 4, 2)]
     # (3,3,0)-(3,4,0): dead-end branch; (3,0,2): isolated; (0,4,2)-(1,4,2): touches inlet
     # only; (5,4,2): touches outlet only.
-    structure = _carve((6, 5, 3), SERPENTINE + extras)
+    structure = carve((6, 5, 3), SERPENTINE + extras)
     result = fv_diffusivity(structure, 0)
     assert result.eta == pytest.approx((1 / 7) * 5 / 15, rel=1e-9)
     assert result.unknowns == 8  # 6 on the path, 2 on the dead end
@@ -132,7 +112,7 @@ def test_dead_ends_and_isolated_pores_carry_no_flux():
 def test_path_through_the_periodic_wrap():
     # Along x at y = 0, then across the y wrap to y = 4: percolates only if y is periodic.
     path = [(0, 0, 1), (1, 0, 1), (2, 0, 1), (2, 4, 1), (3, 4, 1), (4, 4, 1)]
-    structure = _carve((5, 5, 3), path)
+    structure = carve((5, 5, 3), path)
     assert fv_diffusivity(structure, 0, "periodic").eta == pytest.approx((1 / 5) * 4 / 15, rel=1e-9)
     with pytest.raises(NonPercolatingError, match="no pore cluster"):
         fv_diffusivity(structure, 0, "zero_flux")

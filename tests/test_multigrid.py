@@ -13,7 +13,9 @@ from spinodoid.diffusivity import (
 from spinodoid.multigrid import face_codes, multigrid_diffusivity
 from spinodoid.structure import level_set
 from tests.geometries import (
+    SERPENTINE,
     box_channel,
+    carve,
     circular_channel,
     cylinder_array,
     sphere_array,
@@ -39,26 +41,6 @@ def grf_level_set() -> np.ndarray:
 @pytest.fixture(scope="module")
 def grf(grf_level_set) -> np.ndarray:
     return (grf_level_set >= 0).view(np.uint8)
-
-
-def _carve(shape: tuple[int, int, int], path: list[tuple[int, int, int]]) -> np.ndarray:
-    structure = np.ones(shape, dtype=np.uint8)
-    for voxel in path:
-        structure[voxel] = 0
-    return structure
-
-
-# A single-voxel-wide serpentine along x in a (6, 5, 3) block: 8 voxels, 7 bonds in series.
-SERPENTINE = [
-    (0, 0, 0),
-    (1, 0, 0),
-    (1, 1, 0),
-    (1, 2, 0),
-    (2, 2, 0),
-    (3, 2, 0),
-    (4, 2, 0),
-    (5, 2, 0),
-]
 
 
 @pytest.mark.parametrize("lateral", ["periodic", "zero_flux"])
@@ -160,7 +142,7 @@ def test_two_and_three_layer_domains():
 
 
 def test_barely_connected_serpentine_is_a_series_resistor():
-    structure = _carve((6, 5, 3), SERPENTINE)
+    structure = carve((6, 5, 3), SERPENTINE)
     for lateral in ("periodic", "zero_flux"):
         result = multigrid_diffusivity(structure, 0, lateral)
         assert result.eta == pytest.approx((1 / 7) * 5 / 15, rel=1e-6)
@@ -183,7 +165,7 @@ def test_barely_connected_grf_equals_finite_volumes():
 def test_dead_ends_and_isolated_pores_carry_no_flux():
     extras = [(3, 3, 0), (3, 4, 0), (3, 0, 2), (0, 4, 2), (1, 4, 2), (5, 4, 2)]
     # dead-end branch, isolated voxel, clusters touching only the inlet or only the outlet
-    structure = _carve((6, 5, 3), SERPENTINE + extras)
+    structure = carve((6, 5, 3), SERPENTINE + extras)
     result = multigrid_diffusivity(structure, 0)
     assert result.eta == pytest.approx((1 / 7) * 5 / 15, rel=1e-6)
     assert result.unknowns == 8  # 6 on the path, 2 on the dead end (as spinodoid.fv)
@@ -203,7 +185,7 @@ def test_grf_with_many_dead_end_and_floating_clusters(grf_level_set):
 
 def test_path_through_the_periodic_wrap_and_disconnection():
     path = [(0, 0, 1), (1, 0, 1), (2, 0, 1), (2, 4, 1), (3, 4, 1), (4, 4, 1)]
-    structure = _carve((5, 5, 3), path)
+    structure = carve((5, 5, 3), path)
     assert multigrid_diffusivity(structure, 0).eta == pytest.approx((1 / 5) * 4 / 15, rel=1e-6)
     with pytest.raises(DisconnectedStructureError):
         multigrid_diffusivity(structure, 0, "zero_flux")
