@@ -2,14 +2,16 @@
 
 For each structure (the smallest-a accepted draws of the paper's prior at N, and θ̂₁, θ̂₂ with
 a·192/N), the level set is refined 2× and 3× spectrally (:func:`refined_transport_first`, the
-same physical domain) and solved by finite volumes (:mod:`spinodoid.fv`, equal to the LBM to
-1e-5 and faster on a CPU) with both interfaces: ``old`` (trilinear open fractions) and ``new``
+same physical domain) and solved by multigrid CG (:mod:`spinodoid.multigrid`, default) or finite
+volumes (:mod:`spinodoid.fv`): both solve the LBM's steady state to 1e-5, and multigrid is the
+fastest on a CPU. Both interfaces: ``old`` (trilinear open fractions) and ``new``
 (``match_porosity=True``, docs/lbm.md "Porosity-matched interface"). η∞ is the Richardson
 extrapolation of the new sequence (observed order when monotone, else 2); the old sequence's
 own extrapolation is reported beside it. Also the mean open fraction per direction at N.
 
-Run: ``python benchmarks/interface.py --sizes 32 48 64 --draws 1`` (CPU, FV); writes a CSV of
-every solve and prints the deviations from η∞ (%).
+Run: ``python benchmarks/interface.py --sizes 32 48 64 --draws 1 --cases-size 64`` (CPU);
+``--sizes 192 --factors 1 2 --cases-size 0`` for the paper's N. Writes a CSV of every solve and
+prints the deviations from η∞ (%).
 """
 
 from __future__ import annotations
@@ -26,8 +28,13 @@ from spinodoid import lbm
 from spinodoid.connectivity import is_bicontinuous
 from spinodoid.diffusivity import refined_transport_first
 from spinodoid.fv import fv_diffusivity
+from spinodoid.multigrid import multigrid_diffusivity
 from spinodoid.prior import sample_prior
 from spinodoid.structure import generate_structure, level_set
+
+#: Solvers of the open-fraction system, called as
+#: ``f(structure, axis, lateral, level_set=..., match_porosity=...)``.
+SOLVERS = {"multigrid": multigrid_diffusivity, "fv": fv_diffusivity}
 
 
 def smallest_a_draws(size: int, count: int, pool: int = 4000, seed: int = 1) -> list[tuple]:
@@ -42,27 +49,52 @@ def smallest_a_draws(size: int, count: int, pool: int = 4000, seed: int = 1) -> 
     return picked
 
 
-def first_accepted(case: str, size: int) -> tuple:
-    theta, seed = scaled_theta(case, size), 0
+def random_draws(size: int, count: int, seed: int = 2) -> list[tuple]:
+    """The first ``count`` accepted prior draws of a stream: typical structures of the prior."""
+    theta = sample_prior(np.random.default_rng(seed), 50 * count)
+    picked = []
+    for i in range(len(theta)):
+        if len(picked) == count:
+            break
+        if is_bicontinuous(generate_structure(theta[i], i, size)):
+            picked.append((f"random#{i}", theta[i], i))
+    return picked
+
+
+def first_accepted(case: str, size: int, scaled: bool = True) -> tuple:
+    """The case's first accepted seed at N, with a·192/N (``scaled``) or the case's own a."""
+    theta, seed = (scaled_theta(case, size) if scaled else np.array(CASES[case])), 0
     while not is_bicontinuous(generate_structure(theta, seed, size)):
         seed += 1
     return (case, theta, seed)
 
 
-def solve(label: str, theta: np.ndarray, seed: int, size: int, factors: list[int]) -> list[dict]:
+def solve(
+    label: str,
+    theta: np.ndarray,
+    seed: int,
+    size: int,
+    factors: list[int],
+    axes: tuple[int, ...],
+    solver: str,
+) -> list[dict]:
+    """η of one structure along ``axes`` at every refinement factor, old and new interface."""
     psi = level_set(theta, seed, size)
     eps = float((psi < 0).mean())
     rows = []
     for factor in factors:
-        batch = refined_transport_first(psi, (0, 1, 2), factor)
+        batch = refined_transport_first(psi, axes, factor)
         for interface, match in (("old", False), ("new", True)):
             t0 = time.perf_counter()
-            for axis in range(3):
-                member = batch[axis]
+            for member, axis in zip(batch, axes, strict=True):
                 shifts = lbm.porosity_shifts(member[None]) if match else None
                 means = lbm.open_fraction_means(member[None], shifts=shifts)[0]
-                eta = fv_diffusivity(
-                    (member >= 0).view(np.uint8), 0, level_set=member, match_porosity=match
+                eta = SOLVERS[solver](
+                    (member >= 0).view(np.uint8),
+                    0,
+                    "periodic",
+                    level_set=member,
+                    match_porosity=match,
                 ).eta
                 rows.append(
                     dict(
@@ -80,7 +112,8 @@ def solve(label: str, theta: np.ndarray, seed: int, size: int, factors: list[int
                 )
             print(
                 f"{label} N={size} x{factor} {interface}: "
-                f"{[round(r['eta'], 5) for r in rows[-3:]]} {time.perf_counter() - t0:.0f} s",
+                f"{[round(r['eta'], 5) for r in rows[-len(axes) :]]} "
+                f"{time.perf_counter() - t0:.0f} s",
                 flush=True,
             )
     return rows
@@ -107,19 +140,30 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", nargs="+", type=int, default=[32, 48, 64])
     parser.add_argument("--draws", type=int, default=1, help="smallest-a prior draws per N")
+    parser.add_argument("--random-draws", type=int, default=0, help="random prior draws per N")
     parser.add_argument("--cases-size", type=int, default=32, help="N of θ̂₁, θ̂₂ (0: none)")
+    parser.add_argument(
+        "--cases-unscaled", action="store_true", help="θ̂₁, θ̂₂ with their own a, not a·192/N"
+    )
     parser.add_argument("--factors", nargs="+", type=int, default=[1, 2, 3])
+    parser.add_argument("--axes", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--solver", choices=sorted(SOLVERS), default="multigrid")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/interface.csv"))
     args = parser.parse_args()
     args.out.parent.mkdir(parents=True, exist_ok=True)
     structures = [
-        (size, *draw) for size in args.sizes for draw in smallest_a_draws(size, args.draws)
+        (size, *draw)
+        for size in args.sizes
+        for draw in smallest_a_draws(size, args.draws) + random_draws(size, args.random_draws)
     ]
     if args.cases_size:
-        structures += [(args.cases_size, *first_accepted(c, args.cases_size)) for c in CASES]
+        structures += [
+            (args.cases_size, *first_accepted(c, args.cases_size, not args.cases_unscaled))
+            for c in CASES
+        ]
     rows = []
     for size, label, theta, seed in structures:
-        rows += solve(label, theta, seed, size, args.factors)
+        rows += solve(label, theta, seed, size, args.factors, tuple(args.axes), args.solver)
         pd.DataFrame(rows).to_csv(args.out, index=False)
     summary = summarise(pd.DataFrame(rows))
     summary.to_csv(args.out.with_name(args.out.stem + "_summary.csv"), index=False)

@@ -1,8 +1,9 @@
 """Seconds per structure of the diffusivity solvers on the same voxels, in one run.
 
 Run: ``python benchmarks/solvers.py`` (CPU; N = 64, 96, 128, 192, three directions each) or
-``--sizes 576 --axes 0 --solvers multigrid`` for one large direction. Structure: θ̂₁ with
-a·192/N (the paper's voxels per feature), seed 0. For every size it prints one line per solver:
+``--sizes 576 --axes 0 --solvers multigrid --interfaces subvoxel`` for one large direction.
+Structure: θ̂₁ with a·192/N (the paper's voxels per feature), seed 0. For every size it prints
+one line per solver:
 
 - ``multigrid`` (:mod:`spinodoid.multigrid`), staircase with zero-flux sides (TauFactor's
   problem) and sub-voxel with periodic sides (the pipeline's);
@@ -20,7 +21,7 @@ the machine is shared, so compare ratios within one run. The peak resident memor
 process is printed at the end (``--sizes 576`` run alone measures multigrid's footprint).
 
 Usage: python benchmarks/solvers.py [--sizes 64 96 128 192] [--axes 0 1 2]
-       [--solvers multigrid lbm taufactor fv] [--arch cpu|cuda]
+       [--solvers multigrid lbm taufactor fv] [--interfaces voxel subvoxel] [--arch cpu|cuda]
 """
 
 import argparse
@@ -42,6 +43,8 @@ THETA_HAT_1 = (0.092, 0.135, 0.245, 0.666)  # the paper's case-1 design
 #: residual 15, restriction 4, prolongation 8, zeroing 4; coarse levels ≈ 15 % on top.
 BYTES_PER_ITERATION = 11 + 24 + 8 + 12 + round(1.15 * (8 * 15 + 15 + 4 + 8 + 4))
 LBM_BYTES = {"voxel": 57, "subvoxel": 60}
+#: The two problems per solver: interface → lateral boundary condition.
+INTERFACES = {"voxel": "zero_flux", "subvoxel": "periodic"}
 
 
 def _lbm_benchmark():
@@ -124,6 +127,13 @@ def main() -> None:
     parser.add_argument("--axes", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--solvers", nargs="+", default=["multigrid", "lbm", "taufactor", "fv"])
     parser.add_argument("--arch", choices=("cpu", "cuda"), default="cpu")
+    parser.add_argument(
+        "--interfaces",
+        nargs="+",
+        choices=INTERFACES,
+        default=list(INTERFACES),
+        help="voxel: staircase, zero-flux sides; subvoxel: the pipeline's, periodic sides",
+    )
     args = parser.parse_args()
     lbm.init_backend(args.arch)
     axes = tuple(args.axes)
@@ -134,25 +144,18 @@ def main() -> None:
     channel[:, : largest // 2] = 0
     multigrid_diffusivity(channel, 0, "zero_flux", arch=args.arch)
     smallest = structure(min(args.sizes))
-    for interface, lateral in (("voxel", "zero_flux"), ("subvoxel", "periodic")):
+    problems = {interface: INTERFACES[interface] for interface in args.interfaces}
+    for interface, lateral in problems.items():
         bench_multigrid(*smallest, (0,), interface, lateral, args.arch)
     for size in args.sizes:
         voxels, psi = structure(size)
         rows = {}
-        if "multigrid" in args.solvers:
-            rows["multigrid voxel zero_flux"] = bench_multigrid(
-                voxels, psi, axes, "voxel", "zero_flux", args.arch
-            )
-            rows["multigrid subvoxel periodic"] = bench_multigrid(
-                voxels, psi, axes, "subvoxel", "periodic", args.arch
-            )
-        if "lbm" in args.solvers:
-            rows["lbm voxel zero_flux"] = bench_lbm(
-                voxels, psi, axes, "voxel", "zero_flux", args.arch
-            )
-            rows["lbm subvoxel periodic"] = bench_lbm(
-                voxels, psi, axes, "subvoxel", "periodic", args.arch
-            )
+        for solver, bench in (("multigrid", bench_multigrid), ("lbm", bench_lbm)):
+            if solver in args.solvers:
+                for interface, lateral in problems.items():
+                    rows[f"{solver} {interface} {lateral}"] = bench(
+                        voxels, psi, axes, interface, lateral, args.arch
+                    )
         if "taufactor" in args.solvers:
             rows["taufactor voxel zero_flux"] = bench_taufactor(voxels, axes, args.arch)
         if "fv" in args.solvers and args.arch == "cpu":

@@ -11,7 +11,7 @@ import zarr
 
 from spinodoid import __version__
 from spinodoid.cnn_input import block_counts
-from spinodoid.dataset import SPLITS, dataset_summary, read_labels
+from spinodoid.dataset import SPLITS, dataset_summary, read_labels, read_seeds
 from spinodoid.plotting import DATASET_FIGURE_NAMES, dataset_figures
 from spinodoid.training_data import (
     SpinodoidDataset,
@@ -36,6 +36,9 @@ def test_assemble_writes_a_self_describing_store(shards, tmp_path: Path) -> None
     assert (attrs["solver"], attrs["interface"]) == ("lbm", "subvoxel")
     assert attrs["package_version"] == __version__ and attrs["created"]
     assert not list(tmp_path.glob("dataset.zarr.tmp*"))
+    seeds, read_attrs = read_seeds(store)
+    np.testing.assert_array_equal(seeds, group["seed"][:])
+    assert read_attrs == attrs
 
 
 def test_splits_are_disjoint_complete_and_reproducible(shards, tmp_path: Path) -> None:

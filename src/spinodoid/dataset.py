@@ -49,6 +49,7 @@ __all__ = [
     "assemble_dataset",
     "dataset_summary",
     "read_labels",
+    "read_seeds",
 ]
 
 logger = logging.getLogger(__name__)
@@ -308,6 +309,13 @@ def read_labels(store_path: os.PathLike[str]) -> tuple[np.ndarray, np.ndarray, n
     eta = np.asarray(group["eta"][:], dtype=np.float64)
     theta = np.asarray(group["theta"][:], dtype=np.float64)
     return eta, theta, np.asarray(group["split"][:])
+
+
+def read_seeds(store_path: os.PathLike[str]) -> tuple[np.ndarray, dict[str, Any]]:
+    """The structure seeds (n,) and the store's attributes (``N``, ``solver``, ``interface``,
+    ...): with θ from :func:`read_labels` they regenerate every structure of the store."""
+    group = zarr.open_group(Path(store_path), mode="r")
+    return np.asarray(group["seed"][:]), dict(group.attrs)
 
 
 def split_labels(
