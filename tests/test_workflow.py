@@ -30,11 +30,22 @@ def test_shipped_configs_are_valid(name):
     validate(load(name), schema=SCHEMA)
 
 
+def test_smallest_size_of_the_schema_is_the_cnns_smallest_input():
+    """N below the schema's minimum would fail in `train`, not before the run starts."""
+    from spinodoid.model import feature_size
+
+    smallest = load(SCHEMA)["properties"]["size"]["minimum"]
+    assert feature_size(smallest // 2) >= 1
+    with pytest.raises(ValueError, match="input too small"):
+        feature_size((smallest - 2) // 2)
+
+
 @pytest.mark.parametrize(
     ("path", "value", "message"),
     [
-        (("size",), 33, "multiple of 2"),
+        (("size",), 65, "multiple of 2"),
         (("size",), -4, "minimum"),
+        (("size",), 48, "minimum"),
         (("simulate", "solver"), "magic", "is not one of"),
         (("design", "particles"), 2, "minimum"),
         (("targets", 0, "eta"), [0.4, 1.2, 0.5], "maximum"),
