@@ -26,12 +26,13 @@ nine tolerances 10^2 … 10^0 %, in sample and in mean mode, timed. ``--emulator
 fitted emulator (e.g. ``results/emulator/emulator.npz``); without it, one is fitted on
 ``--emulator-structures`` synthetic structures (the cost of a prediction depends only on that
 number; the design figures then describe the synthetic η(θ)). ``--skip-cnn`` measures the
-emulator alone.
+emulator alone, ``--skip-emulator`` the CNN alone (the GPU script: the emulator runs on the CPU).
 
 Usage: python benchmarks/abc.py [--size 192] [--device cpu|cuda] [--batches 1 8]
        [--evaluations 16] [--survive 0.30 0.16] [--compile] [--json OUT.json]
        [--emulator FILE | --emulator-structures 192] [--emulator-batch 4096]
-       [--targets 0.40 0.50 0.60 0.25 0.375 0.50] [--particles 512] [--skip-cnn] [--threads 2]
+       [--targets 0.40 0.50 0.60 0.25 0.375 0.50] [--particles 512] [--skip-cnn | --skip-emulator]
+       [--threads 2]
 """
 
 from __future__ import annotations
@@ -322,11 +323,12 @@ def main() -> None:
     parser.add_argument("--targets", type=float, nargs="+", default=list(PAPER_TARGETS))
     parser.add_argument("--particles", type=int, default=512)
     parser.add_argument("--skip-cnn", action="store_true", help="measure the emulator only")
+    parser.add_argument("--skip-emulator", action="store_true", help="measure the CNN only")
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    emulator_record = _emulator_section(args)
+    emulator_record = None if args.skip_emulator else _emulator_section(args)
     if args.skip_cnn:
         if args.json:
             args.json.write_text(json.dumps({"emulator": emulator_record}, indent=1))

@@ -21,10 +21,10 @@ out="${OUT:-/tmp}"
 mkdir -p "$out"
 if [ "$arch" = cuda ]; then
     nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee "$out/gpu.log"
-    small=192 large=576 refine=96 batch=32 abc_batches=64 abc_evals=512 steps=30 compile=--compile
+    small=192 large=576 cnn=192 refine=96 equal=96 batch=32 abc_batches=64 abc_evals=512 steps=30 compile=--compile
 else
     echo "CPU check of the GPU script" | tee "$out/gpu.log"
-    small=32 large=48 refine=24 batch=2 abc_batches=2 abc_evals=4 steps=2 compile=
+    small=32 large=48 cnn=64 refine=24 equal=48 batch=2 abc_batches=2 abc_evals=4 steps=2 compile=
 fi
 # Each step gets at most 150 s and never more than what is left of 470 s since the start, so the
 # whole script ends within 8 minutes; a step that no longer fits is skipped, and says so.
@@ -41,7 +41,7 @@ step python3 benchmarks/lbm.py --arch "$arch" --sizes "$small" "$large"
 step python3 benchmarks/solvers.py --arch "$arch" --sizes "$small" --solvers multigrid lbm taufactor
 step python3 benchmarks/solvers.py --arch "$arch" --sizes "$large" --axes 0 --solvers multigrid lbm --interfaces subvoxel
 step python3 benchmarks/structures.py --device "$arch" --size "$small" --batch "$batch" --repeats 3 --profile
-step python3 benchmarks/abc.py --device "$arch" --size "$small" --batches "$abc_batches" --evaluations "$abc_evals" $compile
+step python3 benchmarks/abc.py --device "$arch" --size "$cnn" --batches "$abc_batches" --evaluations "$abc_evals" --skip-emulator $compile
 step python3 benchmarks/train.py --devices "$arch" --steps "$steps" --cpu-steps "$steps"
 step python3 benchmarks/refinement.py --arch "$arch" --sizes "$refine" --cases theta_hat_1 --out "$out"
-step python3 benchmarks/lbm.py --arch "$arch" --equal-accuracy "$refine"
+step python3 benchmarks/lbm.py --arch "$arch" --equal-accuracy "$equal"
