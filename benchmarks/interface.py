@@ -42,10 +42,10 @@ def smallest_a_draws(size: int, count: int, pool: int = 4000, seed: int = 1) -> 
     theta = sample_prior(np.random.default_rng(seed), pool)
     picked = []
     for i in np.argsort(theta[:, :3].min(axis=1)):
-        if is_bicontinuous(generate_structure(theta[i], int(i), size)):
-            picked.append((f"prior#{int(i)}", theta[i], int(i)))
         if len(picked) == count:
             break
+        if is_bicontinuous(generate_structure(theta[i], int(i), size)):
+            picked.append((f"prior#{int(i)}", theta[i], int(i)))
     return picked
 
 
