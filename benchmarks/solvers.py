@@ -72,7 +72,7 @@ def timed(function):
 def bench_multigrid(voxels, psi, axes, interface, lateral, arch):
     level = psi if interface == "subvoxel" else None
     # untimed first solve at this size, as the LBM's compile call below: the first solve of a
-    # new grid size in a process pays ≈ 1–1.6 s of set-up (docs/performance.md)
+    # new grid size in a process pays up to 1.7 s of set-up (docs/performance.md)
     multigrid_diffusivity(voxels, axes[0], lateral, level_set=level, arch=arch)
     results, wall, cpu = timed(
         lambda: [
