@@ -59,22 +59,14 @@ STAT_COLUMNS: tuple[str, ...] = (
 )
 
 
+#: Columns of :data:`STAT_COLUMNS` whose :class:`Generation` attribute has another name.
+_STAT_ATTRIBUTES = {"generation": "index"}
+
+
 def generation_stats(gen: Generation) -> dict[str, Any]:
-    """Bookkeeping of one generation shared by its JSON file and the generations.csv row."""
-    return {
-        "generation": gen.index,
-        "tolerance": gen.tolerance,
-        "evaluations": gen.evaluations,
-        "evaluations_total": gen.evaluations_total,
-        "passed": gen.passed,
-        "acceptance_rate": gen.acceptance_rate,
-        "components_simulated": gen.components_simulated,
-        "proposals_outside_support": gen.proposals_outside_support,
-        "rejected": gen.rejected,
-        "wall_time_s": gen.wall_time_s,
-        "wall_time_total_s": gen.wall_time_total_s,
-        "ess": gen.ess,
-    }
+    """Bookkeeping of one generation shared by its JSON file and the generations.csv row: the
+    :data:`STAT_COLUMNS`, in order."""
+    return {column: getattr(gen, _STAT_ATTRIBUTES.get(column, column)) for column in STAT_COLUMNS}
 
 
 def write_generation(
