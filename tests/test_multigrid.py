@@ -78,15 +78,17 @@ def test_grf_eta_equals_finite_volumes(grf, grf_level_set, lateral, subvoxel):
 
 @pytest.mark.parametrize("lateral", ["periodic", "zero_flux"])
 def test_grf_eta_equals_lbm(grf, grf_level_set, lateral):
-    """The LBM's steady state is the same finite-volume system, staircase and sub-voxel."""
+    """The LBM's steady state is the same finite-volume system, staircase and sub-voxel: with
+    the LBM converged well past its production tolerances, η agrees to 1e-5 (measured ≤ 2e-7)."""
     batch = np.stack([np.moveaxis(grf_level_set, axis, 0) for axis in range(3)])
-    staircase = lbm.lbm_diffusivity((batch >= 0).view(np.uint8), lateral=lateral).eta
-    faces = lbm.lbm_diffusivity(None, lateral=lateral, level_set=batch).eta
+    tight = dict(flux_change_tol=1e-8, flux_uniformity_tol=1e-6, max_steps_per_voxel=2000)
+    staircase = lbm.lbm_diffusivity((batch >= 0).view(np.uint8), lateral=lateral, **tight).eta
+    faces = lbm.lbm_diffusivity(None, lateral=lateral, level_set=batch, **tight).eta
     for axis in range(3):
         voxel = multigrid_diffusivity(grf, axis, lateral).eta
         sub = multigrid_diffusivity(grf, axis, lateral, level_set=grf_level_set).eta
-        assert voxel == pytest.approx(staircase[axis], rel=3e-5)
-        assert sub == pytest.approx(faces[axis], rel=3e-5)
+        assert voxel == pytest.approx(staircase[axis], rel=1e-5)
+        assert sub == pytest.approx(faces[axis], rel=1e-5)
 
 
 def test_larger_non_power_of_two_grf_equals_finite_volumes():
