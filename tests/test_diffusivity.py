@@ -106,6 +106,35 @@ def test_refined_transport_first_keeps_the_coarse_domain():
         effective_diffusivity(structure, 0, interface="subvoxel", level_set=psi, subvoxel_refine=0)
 
 
+def test_extrapolate_is_the_richardson_limit_of_the_two_refinements():
+    psi = level_set(THETA, 5, 16)
+    structure = (psi >= 0).view(np.uint8)
+    options = dict(solver="multigrid", interface="subvoxel", level_set=psi)
+    coarse, fine = (
+        effective_diffusivity(structure, 1, **options, subvoxel_refine=r) for r in (1, 2)
+    )
+    extrapolated = effective_diffusivity(structure, 1, **options, extrapolate=True)
+    assert extrapolated.eta == pytest.approx(fine.eta + (fine.eta - coarse.eta) / 3, rel=1e-12)
+    assert extrapolated.iterations == coarse.iterations + fine.iterations
+    with pytest.raises(ValueError, match="extrapolate needs interface='subvoxel'"):
+        effective_diffusivity(structure, 1, solver="multigrid", extrapolate=True)
+
+
+def test_extrapolated_eta_is_closer_to_the_converged_eta_than_the_finer_solve():
+    """a_x = 3.8 voxels at N = 32: η∞ from the 3N and 4N solves (independent of N and 2N);
+    the extrapolation of N and 2N is at least 3x closer to it than 2N alone."""
+    psi = level_set(THETA, 5, 32)
+    structure = (psi >= 0).view(np.uint8)
+    options = dict(solver="multigrid", interface="subvoxel", level_set=psi)
+    eta = {
+        r: effective_diffusivity(structure, 0, **options, subvoxel_refine=r).eta for r in (2, 3, 4)
+    }
+    converged = eta[4] + (eta[4] - eta[3]) * 9 / 7  # order 2 between h/3 and h/4
+    extrapolated = effective_diffusivity(structure, 0, **options, extrapolate=True).eta
+    assert abs(eta[2] - converged) > 0.005 * converged  # the test has something to find
+    assert abs(extrapolated - converged) < abs(eta[2] - converged) / 3
+
+
 def run_simulate_script(tmp_path, max_steps_per_voxel: int = 200):
     """Run scripts/simulate.py on a fresh two-structure shard at N = 24; return the shard."""
     shard = sample_shard(0, 2, 24, 11)

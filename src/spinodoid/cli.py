@@ -11,8 +11,6 @@ import importlib
 import logging
 import sys
 
-from spinodoid import __version__
-
 __all__ = ["COMMANDS", "build_parser", "main"]
 
 COMMANDS: tuple[str, ...] = ("generate", "diffusivity", "predict", "design", "export")
@@ -28,6 +26,20 @@ plus a random seed. Run `spinodoid COMMAND --help` for each command.
 """
 
 
+class _VersionAction(argparse.Action):
+    """``--version``: prints the installed version, looked up only when the option is given."""
+
+    def __init__(self, option_strings: list[str], dest: str, **kwargs) -> None:
+        super().__init__(
+            option_strings, dest, nargs=0, default=argparse.SUPPRESS, help="show the version"
+        )
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        import spinodoid
+
+        parser.exit(message=f"{parser.prog} {spinodoid.__version__}\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The top-level parser with every registered subcommand."""
     parser = argparse.ArgumentParser(
@@ -35,7 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
         description=_DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--version", action=_VersionAction)
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMANDS:

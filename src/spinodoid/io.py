@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from spinodoid import __version__
+import spinodoid
 from spinodoid.atomic import atomic_write
 from spinodoid.structure import level_set as grf_level_set
 
@@ -89,7 +89,7 @@ def _write_h5(
     with h5py.File(path, "w") as handle:
         handle.create_dataset("structure", data=voxels.astype(np.uint8), compression="gzip")
         handle.attrs["size"] = voxels.shape[0]
-        handle.attrs["package_version"] = __version__
+        handle.attrs["package_version"] = spinodoid.__version__
         if theta is not None:
             handle.attrs["theta"] = np.asarray(theta, dtype=np.float64)
         if seed is not None:

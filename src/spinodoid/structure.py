@@ -22,7 +22,6 @@ except for voxels whose ``Ψ`` lies within float rounding of ``T``.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Sequence
 
 import numpy as np
@@ -63,13 +62,17 @@ def _validate(theta_or_a: Sequence[float], size: int) -> None:
         raise ValueError(f"length scales a_x, a_y, a_z must be positive, got {theta_or_a[:3]}")
 
 
-@functools.lru_cache(maxsize=2)
-def _pair_counters(pairs: int) -> np.ndarray:
-    """``(j + 1)·golden`` for j < pairs, uint64 (wrapping); shared by every seed of a size."""
+#: Box–Muller pairs per pass of :func:`white_noise`: its working arrays (≈ 0.5 MB each) stay in
+#: the CPU cache; the values do not depend on it.
+_NOISE_CHUNK = 1 << 16
+
+
+def _pair_bits(start: int, stop: int, key: int) -> np.ndarray:
+    """``splitmix64(key + (j + 1)·golden)`` for pairs ``start <= j < stop``, uint64 (wrapping)."""
     with np.errstate(over="ignore"):
-        counters = np.arange(1, pairs + 1, dtype=np.uint64) * np.uint64(GOLDEN)
-    counters.flags.writeable = False
-    return counters
+        counters = np.arange(start + 1, stop + 1, dtype=np.uint64) * np.uint64(GOLDEN)
+        counters += np.uint64(key)
+    return mix64_inplace(counters)
 
 
 def _seed_key(seed: int) -> int:
@@ -88,7 +91,17 @@ def white_noise(seed: int, size: int) -> np.ndarray:
     """
     n = size**3
     pairs = (n + 1) // 2
-    bits = mix64_inplace(_pair_counters(pairs) + np.uint64(_seed_key(seed)))
+    key = _seed_key(seed)
+    noise = np.empty((pairs, 2), dtype=np.float32)
+    for start in range(0, pairs, _NOISE_CHUNK):
+        stop = min(start + _NOISE_CHUNK, pairs)
+        _box_muller(_pair_bits(start, stop, key), noise[start:stop])
+    return noise.reshape(-1)[:n].reshape(size, size, size)
+
+
+def _box_muller(bits: np.ndarray, out: np.ndarray) -> None:
+    """Write ``r·cos φ``, ``r·sin φ`` (float32 ``(P, 2)`` ``out``) of P uint64 draws ``bits``:
+    the high 32 bits give the radius's uniform, the low 32 bits the angle's."""
     radius = (bits >> np.uint64(32)).astype(np.float64)
     radius += 0.5
     radius *= _INV_2_32
@@ -98,11 +111,9 @@ def white_noise(seed: int, size: int) -> np.ndarray:
     angle = (bits & np.uint64(0xFFFFFFFF)).astype(np.float64)
     angle += 0.5
     angle *= _TWO_PI * _INV_2_32
-    noise = np.empty((pairs, 2), dtype=np.float32)
     cosine = np.cos(angle)
-    noise[:, 0] = radius * cosine
-    noise[:, 1] = radius * _sine_from_cosine(cosine, angle)
-    return noise.reshape(-1)[:n].reshape(size, size, size)
+    out[:, 0] = radius * cosine
+    out[:, 1] = radius * _sine_from_cosine(cosine, angle)
 
 
 def _sine_from_cosine(cosine, angle):

@@ -141,11 +141,17 @@ class SolverSettings:
     flux_uniformity_tol: float = 1e-4
     max_steps_per_voxel: int = 200
     subvoxel_refine: int = 1
+    extrapolate: bool = False
 
     @classmethod
     def from_config(cls, simulate: Mapping[str, object]) -> SolverSettings:
-        """Settings from the ``simulate`` section of the config."""
-        return cls(**{key: simulate[key] for key in cls.__dataclass_fields__})
+        """Settings from the ``simulate`` section of the config (defaults for absent keys)."""
+        return cls(**{key: simulate[key] for key in cls.__dataclass_fields__ if key in simulate})
+
+    @property
+    def finest_refine(self) -> int:
+        """Refinement of the finest solve: ``subvoxel_refine``, doubled with ``extrapolate``."""
+        return self.subvoxel_refine * (2 if self.extrapolate else 1)
 
 
 @dataclass(frozen=True)
@@ -202,14 +208,15 @@ def plan_memory(size: int, settings: SolverSettings) -> MemoryPlan:
     """Planned peak memory of generating one structure of side ``size`` and solving it.
 
     The LBM with the sub-voxel interface runs on the level set refined ``subvoxel_refine``
-    times (1 by default), i.e. on ``(size·subvoxel_refine)³`` cells.
+    times (1 by default), twice that with ``extrapolate``, i.e. on
+    ``(size·finest_refine)³`` cells.
     """
     cells = int(size) ** 3
     host = cells * HOST_BYTES_PER_CELL
     if settings.solver == "fv":
         return MemoryPlan(int(size), 0, host + cells * FV_BYTES_PER_CELL)
     subvoxel = settings.interface == "subvoxel"
-    solved = (int(size) * (settings.subvoxel_refine if subvoxel else 1)) ** 3
+    solved = (int(size) * (settings.finest_refine if subvoxel else 1)) ** 3
     if settings.solver == "multigrid":
         fields = solved * MULTIGRID_BYTES_PER_CELL
         host += solved * MULTIGRID_HOST_BYTES_PER_CELL + (fields if settings.arch == "cpu" else 0)
@@ -250,6 +257,7 @@ def make_solver(settings: SolverSettings) -> EtaSolver:
             flux_uniformity_tol=settings.flux_uniformity_tol,
             max_steps_per_voxel=settings.max_steps_per_voxel,
             subvoxel_refine=settings.subvoxel_refine,
+            extrapolate=settings.extrapolate,
         )
         return float(result.eta)
 
