@@ -6,12 +6,15 @@ same physical domain) and solved by multigrid CG (:mod:`spinodoid.multigrid`, de
 volumes (:mod:`spinodoid.fv`): both solve the LBM's steady state to 1e-5, and multigrid is the
 fastest on a CPU. Both interfaces: ``old`` (trilinear open fractions) and ``new``
 (``match_porosity=True``, docs/lbm.md "Porosity-matched interface"). η∞ is the Richardson
-extrapolation of the new sequence (observed order when monotone, else 2); the old sequence's
-own extrapolation is reported beside it. Also the mean open fraction per direction at N.
+extrapolation of the new sequence (observed order of its three finest levels when monotone,
+else 2); the old sequence's own extrapolation is reported beside it, and so is
+``simulate.extrapolate``'s η (order 2 from the two coarsest levels, N and 2N: run ``--factors
+1 2 3 4`` for an η∞ that does not use N). Also the mean open fraction per direction at N.
 
 Run: ``python benchmarks/interface.py --sizes 32 48 64 --draws 1 --cases-size 64`` (CPU);
 ``--sizes 192 --factors 1 2 --cases-size 0`` for the paper's N. Writes a CSV of every solve and
-prints the deviations from η∞ (%).
+prints the deviations from η∞ (%); ``--summarise A.csv B.csv`` reports earlier runs together
+(for example the levels 1–3 of one run and 4 of another).
 """
 
 from __future__ import annotations
@@ -78,6 +81,7 @@ def solve(
     axes: tuple[int, ...],
     solver: str,
     interfaces: tuple[str, ...] = ("old", "new"),
+    open_fractions: bool = True,
 ) -> list[dict]:
     """η of one structure along ``axes`` at every refinement factor, per interface."""
     psi = level_set(theta, seed, size)
@@ -89,8 +93,11 @@ def solve(
             match = interface == "new"
             t0 = time.perf_counter()
             for member, axis in zip(batch, axes, strict=True):
-                shifts = lbm.porosity_shifts(member[None]) if match else None
-                means = lbm.open_fraction_means(member[None], shifts=shifts)[0]
+                if open_fractions:  # the solver computes the shifts again
+                    shifts = lbm.porosity_shifts(member[None]) if match else None
+                    means = lbm.open_fraction_means(member[None], shifts=shifts)[0]
+                else:
+                    means = [float("nan")]
                 eta = SOLVERS[solver](
                     (member >= 0).view(np.uint8),
                     0,
@@ -121,23 +128,37 @@ def solve(
     return rows
 
 
+def extrapolated(sequence: pd.DataFrame) -> tuple[float, float]:
+    """η∞ and the order used (:func:`richardson`) of one interface's levels; NaN below two."""
+    if len(sequence) < 2:
+        return float("nan"), float("nan")
+    return richardson(1.0 / sequence.factor.to_numpy(), sequence.eta.to_numpy(), 2.0)
+
+
 def summarise(rows: pd.DataFrame) -> pd.DataFrame:
     """Deviation (%) of η from η∞ (new sequence extrapolated) per structure, axis, level."""
     out = []
     for key, group in rows.groupby(["structure", "size", "axis"]):
         new = group[group.interface == "new"].sort_values("factor")
         old = group[group.interface == "old"].sort_values("factor")
-        limit, order = richardson(1.0 / new.factor.to_numpy(), new.eta.to_numpy(), 2.0)
-        limit_old = (
-            richardson(1.0 / old.factor.to_numpy(), old.eta.to_numpy(), 2.0)[0]
-            if len(old)
-            else float("nan")
-        )
+        limit, order = extrapolated(new)
+        limit_old, _ = extrapolated(old)
         rec = dict(zip(["structure", "size", "axis"], key, strict=True))
         rec.update(eps=new.eps.iloc[0], eta_inf=limit, eta_inf_old=limit_old, order=order)
         for name, seq in (("old", old), ("new", new)):
             for factor, eta in zip(seq.factor, seq.eta, strict=True):
                 rec[f"{name}_{factor}x_%"] = 100 * (eta / limit - 1)
+        if len(new) >= 2:  # simulate.extrapolate: order 2 from the two coarsest levels
+            coarse, fine = new.eta.iloc[0], new.eta.iloc[1]
+            rec["new_extrapolated_%"] = 100 * ((fine + (fine - coarse) / 3) / limit - 1)
+        if len(new) >= 4:  # an η∞ that uses neither N nor 2N: order 2 from the two finest
+            independent, _ = richardson(
+                1.0 / new.factor.to_numpy()[-2:], new.eta.to_numpy()[-2:], 2.0
+            )
+            rec["eta_inf_two_finest"] = independent
+            rec["new_extrapolated_vs_two_finest_%"] = 100 * (
+                (fine + (fine - coarse) / 3) / independent - 1
+            )
         out.append(rec)
     return pd.DataFrame(out)
 
@@ -155,8 +176,23 @@ def main() -> None:
     parser.add_argument("--axes", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--solver", choices=sorted(SOLVERS), default="multigrid")
     parser.add_argument("--interfaces", nargs="+", choices=("old", "new"), default=["old", "new"])
+    parser.add_argument(
+        "--no-open-fractions",
+        action="store_true",
+        help="skip the open-fraction report (its shifts cost about as much as the solve's)",
+    )
+    parser.add_argument(
+        "--summarise",
+        nargs="+",
+        type=Path,
+        metavar="CSV",
+        help="solve nothing: summarise the rows of these CSVs of earlier runs together",
+    )
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/interface.csv"))
     args = parser.parse_args()
+    if args.summarise:
+        report(pd.concat([pd.read_csv(path) for path in args.summarise]), args.out)
+        return
     args.out.parent.mkdir(parents=True, exist_ok=True)
     structures = [
         (size, *draw)
@@ -179,10 +215,17 @@ def main() -> None:
             tuple(args.axes),
             args.solver,
             tuple(args.interfaces),
+            not args.no_open_fractions,
         )
         pd.DataFrame(rows).to_csv(args.out, index=False)
-    summary = summarise(pd.DataFrame(rows))
-    summary.to_csv(args.out.with_name(args.out.stem + "_summary.csv"), index=False)
+    report(pd.DataFrame(rows), args.out)
+
+
+def report(rows: pd.DataFrame, out: Path) -> None:
+    """Write the summary beside ``out`` (``<stem>_summary.csv``) and print it."""
+    summary = summarise(rows)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    summary.to_csv(out.with_name(out.stem + "_summary.csv"), index=False)
     with pd.option_context("display.width", 250, "display.max_columns", 30):
         print(summary.round(3).to_string(index=False))
 

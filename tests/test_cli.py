@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 from spinodoid.cli import main
 from spinodoid.io import load_structure
@@ -124,7 +125,16 @@ def test_diffusivity_of_bare_voxels_uses_the_staircase_and_refuses_all_solid(tmp
     assert result.returncode == 2 and "error" in result.stderr and not result.stdout
 
 
-HEAVY_MODULES = ("torch", "taichi", "zarr", "h5py", "matplotlib", "scipy.signal", "skimage")
+HEAVY_MODULES = (
+    "torch",
+    "taichi",
+    "zarr",
+    "h5py",
+    "matplotlib",
+    "scipy.signal",
+    "skimage",
+    "importlib.metadata",  # 0.03–0.07 s: `spinodoid.__version__` is looked up on demand
+)
 
 
 def test_parser_and_help_import_nothing_heavy():
@@ -153,3 +163,12 @@ def test_the_help_probe_sees_a_heavy_import():
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "True"
+
+
+def test_version_is_the_installed_distributions(capsys):
+    from importlib.metadata import version
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--version"])
+    assert exit_info.value.code == 0
+    assert capsys.readouterr().out == f"spinodoid {version('spinodoid')}\n"

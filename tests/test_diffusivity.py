@@ -257,3 +257,22 @@ def test_forty_prior_draws_stay_below_the_wiener_bound():
 def test_prior_draws_at_the_papers_size_keep_their_porosity():
     """N = 192, 3 draws (smallest a included): geometry porosity within 0.005 of ε."""
     _check_porosity_property(192, 3, 0.005)
+
+
+@pytest.mark.slow
+def test_extrapolated_eta_stays_below_the_wiener_bound():
+    """N = 48: the 4 most porous of 40 accepted prior draws (where η is closest to ε),
+    extrapolated from N and 2N along x, y, z: every η ≤ ε + 1e-3."""
+    draws = _prior_draws(48, 40)
+    porosity = [float((level_set(theta, seed, 48) < 0).mean()) for theta, seed in draws]
+    for k in np.argsort(porosity)[-4:]:
+        theta, seed = draws[k]
+        psi = level_set(theta, seed, 48)
+        results = effective_diffusivity_xyz(
+            (psi >= 0).view(np.uint8),
+            solver="multigrid",
+            interface="subvoxel",
+            level_set=psi,
+            extrapolate=True,
+        )
+        assert all(r.eta <= porosity[k] + 1e-3 for r in results), (theta, seed)

@@ -37,7 +37,8 @@ class _VersionAction(argparse.Action):
     def __call__(self, parser, namespace, values, option_string=None) -> None:
         import spinodoid
 
-        parser.exit(message=f"{parser.prog} {spinodoid.__version__}\n")
+        print(f"{parser.prog} {spinodoid.__version__}")
+        parser.exit()
 
 
 def build_parser() -> argparse.ArgumentParser:
