@@ -1,10 +1,12 @@
 """Tests of spinodoid.structure: determinism, porosity, anisotropy, backends, refinement."""
 
 import hashlib
+import math
 
 import numpy as np
 import pytest
 
+from spinodoid.hashing import GOLDEN, MASK64, mix64_int
 from spinodoid.structure import (
     gaussian_random_field,
     generate_structure,
@@ -50,6 +52,19 @@ def test_structure_is_pinned_across_machines():
     np.testing.assert_array_equal(
         noise, np.array([-2.875165, -0.15886562, 0.79445994, -0.86680436], dtype=np.float32)
     )
+
+
+def test_white_noise_pairs_across_a_chunk_boundary_follow_the_counter():
+    """Pairs j = 2^16 − 1, 2^16, 2^16 + 1 (either side of the first chunk boundary) are the
+    Box–Muller draw of splitmix64(key(seed) + (j + 1)·golden), computed here one by one."""
+    seed, noise = 9, white_noise(9, 64).reshape(-1, 2)
+    key = mix64_int((seed + GOLDEN) & MASK64)
+    for j in (2**16 - 1, 2**16, 2**16 + 1):
+        bits = mix64_int((key + (j + 1) * GOLDEN) & MASK64)
+        radius = math.sqrt(-2.0 * math.log(((bits >> 32) + 0.5) / 2**32))
+        angle = 2.0 * math.pi * ((bits & 0xFFFFFFFF) + 0.5) / 2**32
+        expected = [radius * math.cos(angle), radius * math.sin(angle)]
+        np.testing.assert_allclose(noise[j], expected, rtol=1e-6, atol=1e-6)
 
 
 def test_white_noise_is_standard_normal_and_uncorrelated():
