@@ -117,6 +117,10 @@ def test_memory_plan_counts_lbm_fields_and_host_arrays():
     assert subvoxel.device_bytes == 1000 * LBM_SUBVOXEL_BYTES_PER_CELL == 60_000
     refined = plan_memory(10, SolverSettings(interface="subvoxel", arch="cuda", subvoxel_refine=2))
     assert refined.device_bytes == 20**3 * LBM_SUBVOXEL_BYTES_PER_CELL  # the 2x refined grid
+    extrapolated = plan_memory(
+        10, SolverSettings(interface="subvoxel", arch="cuda", subvoxel_refine=2, extrapolate=True)
+    )
+    assert extrapolated.device_bytes == 40**3 * LBM_SUBVOXEL_BYTES_PER_CELL  # its finer solve
     fv = plan_memory(10, SolverSettings(solver="fv"))
     assert fv.device_bytes == 0 and fv.host_bytes == 1000 * (
         HOST_BYTES_PER_CELL + FV_BYTES_PER_CELL

@@ -226,17 +226,27 @@ def plan_memory(size: int, settings: SolverSettings) -> MemoryPlan:
     return MemoryPlan(size=int(size), device_bytes=lbm, host_bytes=host)
 
 
+def _refinement_note(settings: SolverSettings) -> str:
+    """``", 2x refined"`` (the finest grid of a refined sub-voxel solve), else ``""``."""
+    if settings.interface != "subvoxel" or settings.finest_refine == 1:
+        return ""
+    return f", {settings.finest_refine}x refined"
+
+
 def check_memory(size: int, settings: SolverSettings, max_memory_gib: float) -> MemoryPlan:
     """:func:`plan_memory`, raising :class:`MemoryPlanError` above ``max_memory_gib`` GiB."""
     plan = plan_memory(size, settings)
     if plan.peak_gib > max_memory_gib:
+        finer = "set simulate.extrapolate: false (its second solve is 2x finer), "
         raise MemoryPlanError(
-            f"a {size}³ solve ({settings.solver}, {settings.interface} interface, "
-            f"arch={settings.arch}) needs about {plan.peak_gib:.1f} GiB "
+            f"a {size}³ solve ({settings.solver}, {settings.interface} interface"
+            f"{_refinement_note(settings)}, arch={settings.arch}) needs about "
+            f"{plan.peak_gib:.1f} GiB "
             f"({plan.device_bytes / _GIB:.1f} GiB of solver fields, "
             f"{plan.host_bytes / _GIB:.1f} GiB on the host), more than "
-            f"upscale.max_memory_gib = {max_memory_gib:g}; lower upscale.factor, use a "
-            "larger device, or raise the limit"
+            f"upscale.max_memory_gib = {max_memory_gib:g}; lower upscale.factor, "
+            f"{finer if settings.extrapolate else ''}"
+            "use a larger device, or raise the limit"
         )
     log.info("memory plan for %d³: %.2f GiB (limit %g GiB)", size, plan.peak_gib, max_memory_gib)
     return plan
