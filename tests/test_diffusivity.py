@@ -244,11 +244,13 @@ def test_prior_draws_keep_their_porosity_and_the_wiener_bound():
 
 @pytest.mark.slow
 def test_forty_prior_draws_stay_below_the_wiener_bound():
-    """N = 64, 40 draws: porosity within 0.01 and every η (FV, 3 directions) ≤ ε + 1e-3."""
+    """N = 64, 40 draws: porosity within 0.01 and every η (3 directions) ≤ ε + 1e-3, solved by
+    multigrid (the FV system to 1e-6; the test takes 152 s instead of 314 s with `fv`, which
+    the 6-draw test above uses)."""
     for theta, seed, eps in _check_porosity_property(64, 40, 0.01):
         psi = level_set(theta, seed, 64)
         results = effective_diffusivity_xyz(
-            (psi >= 0).view(np.uint8), solver="fv", interface="subvoxel", level_set=psi
+            (psi >= 0).view(np.uint8), solver="multigrid", interface="subvoxel", level_set=psi
         )
         assert all(r.eta <= eps + 1e-3 for r in results), (theta, seed)
 
