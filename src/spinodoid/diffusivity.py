@@ -371,7 +371,7 @@ def effective_diffusivity(
         extrapolate: with 'subvoxel', solve at ``subvoxel_refine`` r and 2r and return the
             second-order Richardson extrapolation η(2r) + (η(2r) − η(r))/3, the η of the
             level set at vanishing cell size (docs/lbm.md "Extrapolated η"; cost ≈ 9× the
-            solve at r for multigrid, 17× for the LBM).
+            solve at r measured for multigrid; ≈ 17× expected for the LBM, whose cost ∝ r⁴).
 
     Raises:
         DisconnectedStructureError: all solid, or no pore path from inlet to outlet.
