@@ -29,7 +29,7 @@ from refinement import CASES, richardson, scaled_theta
 
 from spinodoid import lbm
 from spinodoid.connectivity import is_bicontinuous
-from spinodoid.diffusivity import refined_transport_first
+from spinodoid.diffusivity import extrapolated_eta, refined_transport_first
 from spinodoid.fv import fv_diffusivity
 from spinodoid.multigrid import multigrid_diffusivity
 from spinodoid.prior import sample_prior
@@ -148,17 +148,13 @@ def summarise(rows: pd.DataFrame) -> pd.DataFrame:
         for name, seq in (("old", old), ("new", new)):
             for factor, eta in zip(seq.factor, seq.eta, strict=True):
                 rec[f"{name}_{factor}x_%"] = 100 * (eta / limit - 1)
-        if len(new) >= 2:  # simulate.extrapolate: order 2 from the two coarsest levels
-            coarse, fine = new.eta.iloc[0], new.eta.iloc[1]
-            rec["new_extrapolated_%"] = 100 * ((fine + (fine - coarse) / 3) / limit - 1)
+        if len(new) >= 2:  # simulate.extrapolate's η, from the two coarsest levels
+            eta_extrapolated = extrapolated_eta(new.eta.iloc[0], new.eta.iloc[1])
+            rec["new_extrapolated_%"] = 100 * (eta_extrapolated / limit - 1)
         if len(new) >= 4:  # an η∞ that uses neither N nor 2N: order 2 from the two finest
-            independent, _ = richardson(
-                1.0 / new.factor.to_numpy()[-2:], new.eta.to_numpy()[-2:], 2.0
-            )
+            independent, _ = extrapolated(new.iloc[-2:])
             rec["eta_inf_two_finest"] = independent
-            rec["new_extrapolated_vs_two_finest_%"] = 100 * (
-                (fine + (fine - coarse) / 3) / independent - 1
-            )
+            rec["new_extrapolated_vs_two_finest_%"] = 100 * (eta_extrapolated / independent - 1)
         out.append(rec)
     return pd.DataFrame(out)
 

@@ -39,6 +39,7 @@ __all__ = [
     "DiffusivityResult",
     "effective_diffusivity",
     "effective_diffusivity_xyz",
+    "extrapolated_eta",
     "refined_transport_first",
 ]
 
@@ -257,17 +258,22 @@ def _solve_axes(
         ) from error
 
 
-def _richardson(coarse: DiffusivityResult, fine: DiffusivityResult) -> DiffusivityResult:
-    """η extrapolated to zero cell size from the sub-voxel solves at spacing h and h/2.
+def extrapolated_eta(coarse: float, fine: float) -> float:
+    """η extrapolated to zero cell size from the sub-voxel η at spacing h and h/2.
 
     The open-fraction interface converges at second order (docs/lbm.md, refinement study:
     observed order 1.6–2.0 on resolved structures), η(h) = η∞ + C h², so
-    η∞ ≈ η(h/2) + (η(h/2) − η(h))/3. Iterations and seconds are those of both solves.
+    η∞ ≈ η(h/2) + (η(h/2) − η(h))/3.
     """
+    return fine + (fine - coarse) / 3.0
+
+
+def _richardson(coarse: DiffusivityResult, fine: DiffusivityResult) -> DiffusivityResult:
+    """The result at h/2 with :func:`extrapolated_eta`; iterations and seconds of both solves."""
     log.info("extrapolating eta from %.6f (h) and %.6f (h/2)", coarse.eta, fine.eta)
     return dataclasses.replace(
         fine,
-        eta=fine.eta + (fine.eta - coarse.eta) / 3.0,
+        eta=extrapolated_eta(coarse.eta, fine.eta),
         iterations=coarse.iterations + fine.iterations,
         seconds=coarse.seconds + fine.seconds,
         converged=coarse.converged and fine.converged,
