@@ -8,9 +8,9 @@ import logging
 
 from spinodoid.abc import read_theta_hat
 from spinodoid.lbm import init_backend
+from spinodoid.solver_plan import SolverSettings
 from spinodoid.validation import (
     ResumableRows,
-    SolverSettings,
     accepted_rows,
     derived_seeds,
     make_solver,

@@ -13,9 +13,9 @@ from spinodoid.hashing import file_digest
 from spinodoid.lbm import init_backend
 from spinodoid.model import load_model, resolve_device
 from spinodoid.plotting import save_figure, validation_figure
+from spinodoid.solver_plan import SolverSettings
 from spinodoid.validation import (
     ResumableRows,
-    SolverSettings,
     accepted_rows,
     derived_seeds,
     make_solver,

@@ -1,4 +1,4 @@
-"""Tests of spinodoid.validation: seeds, upscaling sizes, memory planning, statistics."""
+"""Tests of spinodoid.validation: seeds, upscaling sizes, statistics."""
 
 from __future__ import annotations
 
@@ -14,30 +14,20 @@ from spinodoid.abc import read_design_status, read_theta_hat
 from spinodoid.cnn_input import block_counts
 from spinodoid.connectivity import is_bicontinuous
 from spinodoid.model import SpinodoidCNN, predict_eta_all_axes
+from spinodoid.solver_plan import MemoryPlanError, SolverSettings
 from spinodoid.structure import generate_structure
 from spinodoid.validation import (
-    FV_BYTES_PER_CELL,
-    HOST_BYTES_PER_CELL,
-    LBM_BYTES_PER_CELL,
-    LBM_HOST_BYTES_PER_CELL,
-    LBM_SUBVOXEL_BYTES_PER_CELL,
-    MULTIGRID_BYTES_PER_CELL,
-    MULTIGRID_HOST_BYTES_PER_CELL,
     PAPER_RESULTS,
     IncompleteDesignError,
-    MemoryPlanError,
     NotEnoughStructuresError,
     ResumableRows,
-    SolverSettings,
     accepted_rows,
-    check_memory,
     combined_table,
     comparison_table,
     derived_seeds,
     design_status_table,
     make_solver,
     paper_results_for,
-    plan_memory,
     rejected_rows,
     solver_eta,
     summarize,
@@ -105,46 +95,6 @@ def test_upscaled_size_refuses_odd_or_fractional_sizes(size, factor):
 
 def test_upscaled_theta_divides_length_scales_only():
     np.testing.assert_allclose(upscaled_theta(THETA, 2.0), (0.05, 0.06, 0.1, 0.6))
-
-
-def test_memory_plan_counts_lbm_fields_and_host_arrays():
-    voxel_cuda = plan_memory(10, SolverSettings(interface="voxel", arch="cuda"))
-    assert voxel_cuda.device_bytes == 1000 * LBM_BYTES_PER_CELL == 57_000
-    assert voxel_cuda.host_bytes == 1000 * (HOST_BYTES_PER_CELL + LBM_HOST_BYTES_PER_CELL)
-    voxel_cpu = plan_memory(10, SolverSettings(interface="voxel", arch="cpu"))
-    assert voxel_cpu.host_bytes == voxel_cuda.host_bytes + 57_000
-    subvoxel = plan_memory(10, SolverSettings(interface="subvoxel", arch="cuda"))
-    assert subvoxel.device_bytes == 1000 * LBM_SUBVOXEL_BYTES_PER_CELL == 60_000
-    refined = plan_memory(10, SolverSettings(interface="subvoxel", arch="cuda", subvoxel_refine=2))
-    assert refined.device_bytes == 20**3 * LBM_SUBVOXEL_BYTES_PER_CELL  # the 2x refined grid
-    extrapolated = plan_memory(
-        10, SolverSettings(interface="subvoxel", arch="cuda", subvoxel_refine=2, extrapolate=True)
-    )
-    assert extrapolated.device_bytes == 40**3 * LBM_SUBVOXEL_BYTES_PER_CELL  # its finer solve
-    fv = plan_memory(10, SolverSettings(solver="fv"))
-    assert fv.device_bytes == 0 and fv.host_bytes == 1000 * (
-        HOST_BYTES_PER_CELL + FV_BYTES_PER_CELL
-    )
-    paper = plan_memory(576, SolverSettings(interface="voxel", arch="cuda"))
-    assert 10 < paper.device_bytes / 1024**3 < 11  # 576³ · 57 B ≈ 10.1 GiB of LBM fields
-
-
-def test_memory_plan_of_the_multigrid_solver():
-    cuda = plan_memory(10, SolverSettings(solver="multigrid", arch="cuda"))
-    assert cuda.device_bytes == 1000 * MULTIGRID_BYTES_PER_CELL
-    assert cuda.host_bytes == 1000 * (HOST_BYTES_PER_CELL + MULTIGRID_HOST_BYTES_PER_CELL)
-    cpu = plan_memory(576, SolverSettings(solver="multigrid", arch="cpu"))
-    assert cpu.device_bytes == cpu.host_bytes - 576**3 * (
-        HOST_BYTES_PER_CELL + MULTIGRID_HOST_BYTES_PER_CELL
-    )
-    assert cpu.peak_gib < 24  # the 576³ target of docs/performance.md
-
-
-def test_check_memory_refuses_an_impossible_size_with_a_clear_message():
-    settings = SolverSettings(interface="subvoxel", arch="cpu")
-    with pytest.raises(MemoryPlanError, match=r"1024³.*max_memory_gib = 8"):
-        check_memory(1024, settings, 8)
-    assert check_memory(48, settings, 8).peak_gib < 0.2
 
 
 def test_upscale_refuses_before_generating_anything():
@@ -262,21 +212,6 @@ def test_theta_hat_and_tables_round_trip(tmp_path):
     back = pd.read_csv(tmp_path / "t.csv", keep_default_na=False, na_values=[""])
     np.testing.assert_array_equal(back["mean"].to_numpy(), table["mean"].to_numpy())
     assert not list(tmp_path.glob(".*"))  # no temporary file left behind
-
-
-def test_solver_settings_from_config():
-    simulate = {
-        "solver": "fv",
-        "interface": "voxel",
-        "arch": "cpu",
-        "flux_change_tol": 1e-6,
-        "flux_uniformity_tol": 1e-4,
-        "max_steps_per_voxel": 50,
-        "subvoxel_refine": 2,
-    }
-    assert SolverSettings.from_config(simulate) == SolverSettings(
-        "fv", "voxel", "cpu", 1e-6, 1e-4, 50, 2
-    )
 
 
 def test_make_solver_calls_the_configured_solver_on_a_straight_channel():
