@@ -17,7 +17,8 @@ with exactly those fractions.
 On CUDA, ``--compile`` adds a variant with the network compiled by ``torch.compile`` (minutes of
 compilation, so it is off by default).
 
-The emulator of η(θ) (:mod:`spinodoid.emulator`, :mod:`spinodoid.abc.simulators.emulator`) is
+The emulator of η(θ) (:mod:`spinodoid.surrogates.emulator`,
+:mod:`spinodoid.abc.simulators.emulator`) is
 measured
 beside the CNN: its evaluations per second through the simulator the sampler calls (sample mode,
 seeds included; per batch of ``--emulator-batch``; pruned with the same survival fractions), and
@@ -48,12 +49,17 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from spinodoid import emulator as emu
 from spinodoid.abc import abc_pmc, cnn_simulator, emulator_simulator
-from spinodoid.cnn_input import block_counts, to_model_input
-from spinodoid.model import SpinodoidCNN, predict_eta_all_axes, resolve_device, save_checkpoint
-from spinodoid.prior import in_support, prior_density, sample_prior
-from spinodoid.structure import generate_structure, generate_structures_torch
+from spinodoid.structures.grf import generate_structure, generate_structures_torch
+from spinodoid.structures.prior import in_support, prior_density, sample_prior
+from spinodoid.surrogates import emulator as emu
+from spinodoid.surrogates.cnn import (
+    SpinodoidCNN,
+    predict_eta_all_axes,
+    resolve_device,
+    save_checkpoint,
+)
+from spinodoid.surrogates.cnn_input import block_counts, to_model_input
 
 # Fractions of candidates that went on to the y and z passes over a whole pruned design run
 # (demo CNN, tolerances 10^2 -> 10^0, 6 848 evaluations; docs/performance.md).

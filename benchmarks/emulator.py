@@ -7,7 +7,8 @@ the seed's effect), next to the *seed floor*, the MAPE that the exact mean would
 model's own spread (``100 · √(2/π) · mean(spread / η̂)``), and the fraction of test η within
 ±1.96 spreads. Candidates:
 
-- ``gp-pooled-logit``: the library's model (:mod:`spinodoid.emulator`): one GP for the three
+- ``gp-pooled-logit``: the library's model (:mod:`spinodoid.surrogates.emulator`): one GP for the
+three
   directions on the axis-symmetric features, logit η, anisotropic RBF, seed variance log-linear
   in (ε, ε², log a) (heteroscedastic).
 - ``gp-pooled-logit-white``: the same with a constant seed variance (white noise).
@@ -37,8 +38,8 @@ from sklearn.gaussian_process import GaussianProcessRegressor
 from sklearn.gaussian_process.kernels import RBF, ConstantKernel, WhiteKernel
 from sklearn.neural_network import MLPRegressor
 
-from spinodoid.dataset import split_labels
-from spinodoid.emulator import (
+from spinodoid.formats.dataset import split_labels
+from spinodoid.surrogates.emulator import (
     direction_features,
     fit_emulator,
     mape_per_direction,

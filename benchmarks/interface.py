@@ -2,8 +2,10 @@
 
 For each structure (the smallest-a accepted draws of the paper's prior at N, and θ̂₁, θ̂₂ with
 a·192/N), the level set is refined 2× and 3× spectrally (:func:`refined_transport_first`, the
-same physical domain) and solved by multigrid CG (:mod:`spinodoid.multigrid`, default) or finite
-volumes (:mod:`spinodoid.fv`): both solve the LBM's steady state to 1e-5, and multigrid is the
+same physical domain) and solved by multigrid CG (:mod:`spinodoid.solvers.multigrid`, default) or
+finite
+volumes (:mod:`spinodoid.solvers.fv`): both solve the LBM's steady state to 1e-5, and multigrid is
+the
 fastest on a CPU. Both interfaces: ``old`` (trilinear open fractions) and ``new``
 (``match_porosity=True``, docs/lbm.md "Porosity-matched interface"). η∞ is the Richardson
 extrapolation of the new sequence (observed order of its three finest levels when monotone,
@@ -27,13 +29,13 @@ import numpy as np
 import pandas as pd
 from refinement import CASES, richardson, scaled_theta
 
-from spinodoid import lbm
-from spinodoid.connectivity import is_bicontinuous
-from spinodoid.diffusivity import extrapolated_eta, refined_transport_first
-from spinodoid.fv import fv_diffusivity
-from spinodoid.multigrid import multigrid_diffusivity
-from spinodoid.prior import sample_prior
-from spinodoid.structure import generate_structure, level_set
+from spinodoid.solvers import subvoxel
+from spinodoid.solvers.diffusivity import extrapolated_eta, refined_transport_first
+from spinodoid.solvers.fv import fv_diffusivity
+from spinodoid.solvers.multigrid import multigrid_diffusivity
+from spinodoid.structures.connectivity import is_bicontinuous
+from spinodoid.structures.grf import generate_structure, level_set
+from spinodoid.structures.prior import sample_prior
 
 #: Solvers of the open-fraction system, called as
 #: ``f(structure, axis, lateral, level_set=..., match_porosity=...)``.
@@ -94,8 +96,8 @@ def solve(
             t0 = time.perf_counter()
             for member, axis in zip(batch, axes, strict=True):
                 if open_fractions:  # the solver computes the shifts again
-                    shifts = lbm.porosity_shifts(member[None]) if match else None
-                    means = lbm.open_fraction_means(member[None], shifts=shifts)[0]
+                    shifts = subvoxel.porosity_shifts(member[None]) if match else None
+                    means = subvoxel.open_fraction_means(member[None], shifts=shifts)[0]
                 else:
                     means = [float("nan")]
                 eta = SOLVERS[solver](

@@ -38,10 +38,10 @@ import types
 import numpy as np
 import taichi as ti
 
-from spinodoid import lbm
-from spinodoid.connectivity import NonPercolatingError
-from spinodoid.diffusivity import refined_transport_first
-from spinodoid.structure import level_set
+from spinodoid.solvers import backend, lbm
+from spinodoid.solvers.diffusivity import refined_transport_first
+from spinodoid.structures.connectivity import NonPercolatingError
+from spinodoid.structures.grf import level_set
 
 THETA_HAT_1 = (0.092, 0.135, 0.245, 0.666)  # the paper's case-1 design (docs/method.md §5)
 BYTES = {"voxel": 57, "subvoxel": 60}
@@ -205,7 +205,7 @@ def main() -> None:
         "--equal-accuracy", type=int, metavar="N", help="only the equal-accuracy comparison"
     )
     args = parser.parse_args()
-    lbm.init_backend(args.arch)
+    backend.init_backend(args.arch)
     if args.equal_accuracy:
         bench_equal_accuracy(args.equal_accuracy, args.arch)
         return

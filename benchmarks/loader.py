@@ -1,4 +1,4 @@
-"""Benchmark of the dataset store and the augmenting loader (issue 5; spinodoid.dataset).
+"""Benchmark of the dataset store and the augmenting loader (issue 5; spinodoid.formats.dataset).
 
 Prints three tables, each with ratios against a baseline measured in the same run:
 
@@ -28,13 +28,13 @@ import torch
 import zarr
 from zarr.codecs import BloscCodec, GzipCodec, ZstdCodec
 
-from spinodoid.cnn_input import block_counts, to_model_input
-from spinodoid.dataset import INPUT_CODEC_LEVEL, assemble_dataset
-from spinodoid.model import SpinodoidCNN, resolve_device
-from spinodoid.prior import sample_prior
-from spinodoid.shards import Shard, write_shard_h5
-from spinodoid.structure import generate_structures_torch
-from spinodoid.training_data import SpinodoidDataset, augment_batch
+from spinodoid.formats.dataset import INPUT_CODEC_LEVEL, assemble_dataset
+from spinodoid.formats.shards import Shard, write_shard_h5
+from spinodoid.structures.grf import generate_structures_torch
+from spinodoid.structures.prior import sample_prior
+from spinodoid.surrogates.cnn import SpinodoidCNN, resolve_device
+from spinodoid.surrogates.cnn_input import block_counts, to_model_input
+from spinodoid.surrogates.training_data import SpinodoidDataset, augment_batch
 
 CODECS = {
     "none": None,

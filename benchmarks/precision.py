@@ -29,10 +29,10 @@ import numpy as np
 import torch
 
 from spinodoid.abc import discrepancy, evaluation_seeds, read_generations
-from spinodoid.cnn_input import block_counts
-from spinodoid.connectivity import is_bicontinuous
-from spinodoid.model import PRECISIONS, load_model, predict_eta_all_axes, resolve_device
-from spinodoid.structure import generate_structure
+from spinodoid.structures.connectivity import is_bicontinuous
+from spinodoid.structures.grf import generate_structure
+from spinodoid.surrogates.cnn import PRECISIONS, load_model, predict_eta_all_axes, resolve_device
+from spinodoid.surrogates.cnn_input import block_counts
 
 PAPER_TOLERANCES = [10.0**x for x in (2.0, 1.75, 1.5, 1.25, 1.0, 0.75, 0.5, 0.25, 0.0)]
 

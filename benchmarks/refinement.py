@@ -2,7 +2,7 @@
 
 The same level set Ψ − T (docs/method.md §1) is sampled at N and at factor·N by spectral
 interpolation
-(:func:`spinodoid.structure.refine_level_set`); along the transport axis the fine grid keeps
+(:func:`spinodoid.structures.grf.refine_level_set`); along the transport axis the fine grid keeps
 the same physical domain, from the centre of layer 0 to the centre of layer N − 1
 (factor·(N − 1) + 1 fine layers), so every refinement solves the same continuum problem.
 Length scales are a·192/N, so a structure at N has the voxels-per-feature of the paper's
@@ -29,10 +29,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from spinodoid import lbm
-from spinodoid.connectivity import is_bicontinuous
-from spinodoid.diffusivity import refined_transport_first
-from spinodoid.structure import generate_structure, level_set
+from spinodoid.solvers import lbm
+from spinodoid.solvers.diffusivity import refined_transport_first
+from spinodoid.structures.connectivity import is_bicontinuous
+from spinodoid.structures.grf import generate_structure, level_set
 
 CASES = {  # the paper's posterior means (docs/method.md §5)
     "theta_hat_1": (0.092, 0.135, 0.245, 0.666),

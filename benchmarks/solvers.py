@@ -5,12 +5,12 @@ Run: ``python benchmarks/solvers.py`` (CPU; N = 64, 96, 128, 192, three directio
 Structure: θ̂₁ with a·192/N (the paper's voxels per feature), seed 0. For every size it prints
 one line per solver:
 
-- ``multigrid`` (:mod:`spinodoid.multigrid`), staircase with zero-flux sides (TauFactor's
+- ``multigrid`` (:mod:`spinodoid.solvers.multigrid`), staircase with zero-flux sides (TauFactor's
   problem) and sub-voxel with periodic sides (the pipeline's);
-- ``lbm`` (:mod:`spinodoid.lbm`, three directions as one batch), the same two problems;
+- ``lbm`` (:mod:`spinodoid.solvers.lbm`, three directions as one batch), the same two problems;
 - ``taufactor`` (TauFactor 1.2.1 ``Solver``, SOR, ``conv_crit`` 1e-4, zero-flux sides, the
   staircase voxels; imported as in ``benchmarks/lbm.py``);
-- ``fv`` (:mod:`spinodoid.fv`, pyamg smoothed aggregation + CG), staircase, zero-flux.
+- ``fv`` (:mod:`spinodoid.solvers.fv`, pyamg smoothed aggregation + CG), staircase, zero-flux.
 
 Columns: η per direction, seconds for the three directions (wall, and CPU seconds of this
 process), iterations (CG iterations, LBM steps, SOR sweeps), the speed-up of multigrid over
@@ -33,9 +33,9 @@ from pathlib import Path
 
 import numpy as np
 
-from spinodoid import fv, lbm
-from spinodoid.multigrid import multigrid_diffusivity
-from spinodoid.structure import level_set
+from spinodoid.solvers import backend, fv, lbm
+from spinodoid.solvers.multigrid import multigrid_diffusivity
+from spinodoid.structures.grf import level_set
 
 THETA_HAT_1 = (0.092, 0.135, 0.245, 0.666)  # the paper's case-1 design
 #: Bytes per fine cell and CG iteration (multigrid_kernels, float32 vectors, uint8 codes):
@@ -137,7 +137,7 @@ def main() -> None:
         help="voxel: staircase, zero-flux sides; subvoxel: the pipeline's, periodic sides",
     )
     args = parser.parse_args()
-    lbm.init_backend(args.arch)
+    backend.init_backend(args.arch)
     axes = tuple(args.axes)
     # a workspace that fits the largest size (a straight channel: solved by its initial guess),
     # then every kernel compiled on the smallest structure, so no solve below pays compilation

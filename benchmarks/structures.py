@@ -25,8 +25,8 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import numpy as np  # noqa: E402
 from scipy import ndimage  # noqa: E402
 
-from spinodoid.connectivity import is_bicontinuous  # noqa: E402
-from spinodoid.structure import (  # noqa: E402
+from spinodoid.structures.connectivity import is_bicontinuous  # noqa: E402
+from spinodoid.structures.grf import (  # noqa: E402
     generate_structure,
     generate_structures_torch,
     kth_smallest_torch,

@@ -8,7 +8,7 @@ reports 340 s per epoch on one A100 and our target on one H100 is ≤ 60 s.
 Each device's first variant (fp32, contiguous) is the baseline; the others print their speed-up
 against it, measured in the same run.
 
-With ``--end-to-end S`` it also times :func:`spinodoid.train.train` itself (data loader,
+With ``--end-to-end S`` it also times :func:`spinodoid.surrogates.train.train` itself (data loader,
 workers, validation and checkpointing included) on a throw-away store of S random structures,
 per device: the second epoch's samples per second from metrics.csv.
 
@@ -29,12 +29,12 @@ import numpy as np
 import pandas as pd
 import torch
 
-from spinodoid.cnn_input import to_model_input
-from spinodoid.dataset import assemble_dataset
-from spinodoid.model import SpinodoidCNN
-from spinodoid.shards import Shard, write_shard_h5
-from spinodoid.train import TrainConfig, train
-from spinodoid.training_data import augment_batch
+from spinodoid.formats.dataset import assemble_dataset
+from spinodoid.formats.shards import Shard, write_shard_h5
+from spinodoid.surrogates.cnn import SpinodoidCNN
+from spinodoid.surrogates.cnn_input import to_model_input
+from spinodoid.surrogates.train import TrainConfig, train
+from spinodoid.surrogates.training_data import augment_batch
 
 PAPER_EPOCH_SAMPLES = 24_576  # 3 × 8192 training structures
 PAPER_A100_SECONDS = 340.0
@@ -119,7 +119,7 @@ def _random_store(root: Path, structures: int, size: int) -> Path:
 
 
 def end_to_end(device: str, structures: int, input_size: int, workers: int) -> float:
-    """Samples per second of the second epoch of :func:`spinodoid.train.train`."""
+    """Samples per second of the second epoch of :func:`spinodoid.surrogates.train.train`."""
     with tempfile.TemporaryDirectory() as tmp:
         store = _random_store(Path(tmp), structures, 2 * input_size)
         cuda = device == "cuda"

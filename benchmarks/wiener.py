@@ -17,9 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
-from spinodoid.dataset import read_labels, read_seeds
-from spinodoid.diffusivity import effective_diffusivity_xyz
-from spinodoid.structure import level_set
+from spinodoid.formats.dataset import read_labels, read_seeds
+from spinodoid.solvers.diffusivity import effective_diffusivity_xyz
+from spinodoid.structures.grf import level_set
 
 
 def resolve(theta: np.ndarray, seed: int, size: int) -> np.ndarray:

@@ -3,8 +3,8 @@
 import logging
 from pathlib import Path
 
-from spinodoid.atomic import atomic_write
-from spinodoid.dataset import assemble_dataset, dataset_summary, read_labels
+from spinodoid.formats.atomic import atomic_write
+from spinodoid.formats.dataset import assemble_dataset, dataset_summary, read_labels
 from spinodoid.plotting import dataset_figures
 
 logging.basicConfig(filename=snakemake.log[0], level=logging.INFO)

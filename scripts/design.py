@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 
 from spinodoid.abc import design_seed, run_design, simulator_of
-from spinodoid.dataset import read_labels
+from spinodoid.formats.dataset import read_labels
 
 logging.basicConfig(filename=snakemake.log[0], level=logging.INFO)
 torch.set_num_threads(snakemake.threads)

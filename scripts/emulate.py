@@ -1,12 +1,17 @@
 """Rule `emulate`: fit the emulator of η(θ) on the train and val splits of the dataset and
-evaluate it on every split (spinodoid.emulator)."""
+evaluate it on every split (spinodoid.surrogates.emulator)."""
 
 import logging
 
 import torch
 
-from spinodoid.dataset import SPLITS, split_labels
-from spinodoid.emulator import evaluation_table, fit_emulator, save_emulator, training_subset
+from spinodoid.formats.dataset import SPLITS, split_labels
+from spinodoid.surrogates.emulator import (
+    evaluation_table,
+    fit_emulator,
+    save_emulator,
+    training_subset,
+)
 from spinodoid.validation import write_table
 
 logging.basicConfig(filename=snakemake.log[0], level=logging.INFO)

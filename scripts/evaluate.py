@@ -5,10 +5,10 @@ import sys
 
 import torch
 
-from spinodoid.atomic import atomic_write
-from spinodoid.evaluation import evaluation_table, predict_splits
-from spinodoid.model import load_model, resolve_device
+from spinodoid.formats.atomic import atomic_write
 from spinodoid.plotting import parity_figure, save_figure
+from spinodoid.surrogates.cnn import load_model, resolve_device
+from spinodoid.surrogates.evaluation import evaluation_table, predict_splits
 
 log_file = open(snakemake.log[0], "a", encoding="utf-8")
 sys.stderr = log_file

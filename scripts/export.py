@@ -3,8 +3,8 @@
 import logging
 
 from spinodoid.abc import read_theta_hat
-from spinodoid.export import default_refine, mesh_structure, write_mesh
-from spinodoid.structure import level_set
+from spinodoid.formats.meshes import default_refine, mesh_structure, write_mesh
+from spinodoid.structures.grf import level_set
 from spinodoid.validation import derived_seeds
 
 logging.basicConfig(filename=snakemake.log[0], level=logging.INFO)

@@ -3,7 +3,7 @@
 import logging
 
 from spinodoid.plotting import EXAMPLE_THETAS, examples_figure, save_figure
-from spinodoid.structure import generate_structure
+from spinodoid.structures.grf import generate_structure
 from spinodoid.validation import derived_seeds
 
 logging.basicConfig(filename=snakemake.log[0], level=logging.INFO)

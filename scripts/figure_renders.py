@@ -4,7 +4,7 @@ import logging
 
 from spinodoid.abc import read_theta_hat
 from spinodoid.plotting import renders_figure, save_figure
-from spinodoid.structure import generate_structure
+from spinodoid.structures.grf import generate_structure
 from spinodoid.validation import derived_seeds, upscaled_size, upscaled_theta
 
 logging.basicConfig(filename=snakemake.log[0], level=logging.INFO)

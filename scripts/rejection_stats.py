@@ -2,8 +2,8 @@
 
 import logging
 
-from spinodoid.atomic import atomic_write
-from spinodoid.sampling import rejection_table
+from spinodoid.formats.atomic import atomic_write
+from spinodoid.structures.sampling import rejection_table
 
 logging.basicConfig(filename=snakemake.log[0], level=logging.INFO)
 

@@ -6,7 +6,7 @@ import logging
 
 import pandas as pd
 
-from spinodoid.atomic import write_text_atomic
+from spinodoid.formats.atomic import write_text_atomic
 from spinodoid.plotting import table_html
 from spinodoid.validation import comparison_table, write_table
 

@@ -5,7 +5,7 @@ import logging
 
 import pandas as pd
 
-from spinodoid.atomic import write_text_atomic
+from spinodoid.formats.atomic import write_text_atomic
 from spinodoid.plotting import table_html
 
 logging.basicConfig(filename=snakemake.log[0], level=logging.INFO)

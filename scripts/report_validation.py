@@ -6,7 +6,7 @@ import logging
 import pandas as pd
 
 from spinodoid.abc import read_design_status
-from spinodoid.atomic import write_text_atomic
+from spinodoid.formats.atomic import write_text_atomic
 from spinodoid.plotting import table_html
 from spinodoid.validation import combined_table, write_table
 

@@ -1,9 +1,9 @@
-"""Rule `sample`: fill one shard with bicontinuous structures (spinodoid.sampling)."""
+"""Rule `sample`: fill one shard with bicontinuous structures (spinodoid.structures.sampling)."""
 
 import logging
 
-from spinodoid.sampling import sample_shard
-from spinodoid.shards import write_shard_h5
+from spinodoid.formats.shards import write_shard_h5
+from spinodoid.structures.sampling import sample_shard
 
 logging.basicConfig(filename=snakemake.log[0], level=logging.INFO)
 

@@ -2,10 +2,10 @@
 
 import logging
 
-from spinodoid.eta_files import write_eta_h5
-from spinodoid.lbm import init_backend
-from spinodoid.shards import read_shard_h5
+from spinodoid.formats.eta_files import write_eta_h5
+from spinodoid.formats.shards import read_shard_h5
 from spinodoid.simulation import simulate_shard
+from spinodoid.solvers.backend import init_backend
 
 logging.basicConfig(filename=snakemake.log[0], level=logging.INFO)
 # params hold what changes η; where it runs (simulate.arch) comes from the config

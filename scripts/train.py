@@ -6,7 +6,7 @@ from pathlib import Path
 
 import torch
 
-from spinodoid.train import TrainConfig, train
+from spinodoid.surrogates.train import TrainConfig, train
 
 log_file = open(snakemake.log[0], "a", encoding="utf-8")
 sys.stderr = log_file  # the tqdm progress bar goes to the log too

@@ -7,8 +7,8 @@ results/upscale/{target}.rows.json (not a declared output), so a killed job resu
 import logging
 
 from spinodoid.abc import read_theta_hat
-from spinodoid.lbm import init_backend
-from spinodoid.solver_plan import SolverSettings
+from spinodoid.solvers.backend import init_backend
+from spinodoid.solvers.plan import SolverSettings
 from spinodoid.validation import (
     ResumableRows,
     accepted_rows,

@@ -10,10 +10,10 @@ import torch
 
 from spinodoid.abc import read_theta_hat
 from spinodoid.hashing import file_digest
-from spinodoid.lbm import init_backend
-from spinodoid.model import load_model, resolve_device
 from spinodoid.plotting import save_figure, validation_figure
-from spinodoid.solver_plan import SolverSettings
+from spinodoid.solvers.backend import init_backend
+from spinodoid.solvers.plan import SolverSettings
+from spinodoid.surrogates.cnn import load_model, resolve_device
 from spinodoid.validation import (
     ResumableRows,
     accepted_rows,

@@ -10,8 +10,8 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from spinodoid.dataset import assemble_dataset
-from spinodoid.shards import Shard, write_shard_h5
+from spinodoid.formats.dataset import assemble_dataset
+from spinodoid.formats.shards import Shard, write_shard_h5
 
 SIZE = 8  # structure size N of the synthetic shards; block counts are 4^3
 

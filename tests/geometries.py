@@ -103,7 +103,7 @@ def box_channel(
         distance to the box, zero on the voxel faces bounding the channel. A sub-voxel solver
         that interpolates it along lattice links (e.g. D3Q7 interpolated bounce-back) finds
         the walls on the faces and must return the same ``eta``; one that interpolates across
-        links (``spinodoid.fv`` face apertures) rounds the channel's four edges unless the
+        links (``spinodoid.solvers.fv`` face apertures) rounds the channel's four edges unless the
         channel spans a whole lateral axis (``width == M``), i.e. is a slab.
     """
     lateral = [ax for ax in range(3) if ax != axis]

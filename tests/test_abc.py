@@ -456,7 +456,7 @@ def test_write_design_outputs(tmp_path):
 def checkpoint(tmp_path_factory):
     """A random-weight CNN for N = 64 structures (32³ block counts)."""
     torch = pytest.importorskip("torch")
-    from spinodoid.model import SpinodoidCNN, save_checkpoint
+    from spinodoid.surrogates.cnn import SpinodoidCNN, save_checkpoint
 
     torch.manual_seed(0)
     path = tmp_path_factory.mktemp("model") / "best.pt"
@@ -467,9 +467,9 @@ def checkpoint(tmp_path_factory):
 def test_cnn_simulator_uses_one_fresh_seed_per_evaluation(checkpoint):
     import torch
 
-    from spinodoid.cnn_input import block_counts
-    from spinodoid.model import load_model, predict_eta_all_axes
-    from spinodoid.structure import generate_structure
+    from spinodoid.structures.grf import generate_structure
+    from spinodoid.surrogates.cnn import load_model, predict_eta_all_axes
+    from spinodoid.surrogates.cnn_input import block_counts
 
     simulate = abc.cnn_simulator(checkpoint, "cpu", base_seed=9, chunk_size=2)
     theta = np.array([[0.1, 0.15, 0.2, 0.5]] * 3)
@@ -497,7 +497,7 @@ def test_cnn_simulator_uses_one_fresh_seed_per_evaluation(checkpoint):
 
 
 def test_run_design_writes_outputs_and_is_reproducible(checkpoint, tmp_path):
-    from spinodoid.prior import in_support, sample_prior
+    from spinodoid.structures.prior import in_support, sample_prior
 
     seed = 3
     pilot_theta = sample_prior(np.random.default_rng(seed), 8)
@@ -537,7 +537,7 @@ def test_cnn_simulator_cuda_matches_cpu(checkpoint):
 
     if not torch.cuda.is_available():
         pytest.skip("needs a CUDA device")
-    from spinodoid.prior import sample_prior
+    from spinodoid.structures.prior import sample_prior
 
     theta = sample_prior(np.random.default_rng(0), 8)
     cpu = abc.cnn_simulator(checkpoint, "cpu", 1)(theta, np.arange(8))
@@ -628,10 +628,10 @@ def test_refused_candidates_are_counted_and_never_accepted():
 def test_cnn_simulator_refuses_structures_the_dataset_would_reject(checkpoint):
     import torch
 
-    from spinodoid.cnn_input import block_counts
-    from spinodoid.connectivity import is_bicontinuous
-    from spinodoid.model import load_model, predict_eta_all_axes
-    from spinodoid.structure import generate_structure
+    from spinodoid.structures.connectivity import is_bicontinuous
+    from spinodoid.structures.grf import generate_structure
+    from spinodoid.surrogates.cnn import load_model, predict_eta_all_axes
+    from spinodoid.surrogates.cnn_input import block_counts
 
     theta = np.array([[0.05, 0.05, 0.3, 0.2]] * 8)  # percolates for some seeds only
     index = np.arange(8)

@@ -9,9 +9,9 @@ import pytest
 from scipy.special import expit
 
 from spinodoid import abc
-from spinodoid import emulator as em
 from spinodoid.abc.simulators.emulator import emulator_simulator, seed_normals
-from spinodoid.prior import in_support, prior_density, sample_prior
+from spinodoid.structures.prior import in_support, prior_density, sample_prior
+from spinodoid.surrogates import emulator as em
 
 THETA_STAR = np.array([0.09, 0.12, 0.16, 0.6])
 

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from spinodoid.cli import main
-from spinodoid.io import load_structure
-from spinodoid.structure import generate_structure
+from spinodoid.formats.structure_file import load_structure
+from spinodoid.structures.grf import generate_structure
 
 
 def test_generate_writes_the_structure_of_theta_and_seed(tmp_path, capsys):
@@ -104,16 +104,22 @@ def test_diffusivity_json_is_the_only_thing_on_stdout(tmp_path):
     assert set(out["eta"]) == {"x", "y", "z"} and set(out["iterations"]) == {"x", "y", "z"}
     assert all(0 < eta < 0.6 for eta in out["eta"].values())
     assert out["interface"] == "subvoxel"
+    assert out["solver"] == "multigrid"  # the fastest solver of the LBM's discretisation
 
 
-def test_diffusivity_multigrid_solver_equals_fv(tmp_path):
+def test_diffusivity_solvers_agree_and_the_default_is_multigrid(tmp_path):
+    """multigrid = fv to 1e-6 and = the LBM (``--solver lbm`` stays) to its tolerances."""
     np.save(tmp_path / "v.npy", generate_structure((0.2, 0.25, 0.3, 0.6), 1, 24))
     etas = {}
-    for solver in ("multigrid", "fv"):
-        result = run_cli("diffusivity", str(tmp_path / "v.npy"), "--solver", solver, "--json")
-        etas[solver] = json.loads(result.stdout)["eta"]
+    for solver in ("multigrid", "fv", "lbm", None):
+        options = () if solver is None else ("--solver", solver)
+        result = run_cli("diffusivity", str(tmp_path / "v.npy"), *options, "--json")
+        out = json.loads(result.stdout)
+        etas[out["solver"] if solver else "default"] = out["eta"]
+    assert etas["default"] == etas["multigrid"]
     for axis in "xyz":
         assert abs(etas["multigrid"][axis] / etas["fv"][axis] - 1) < 1e-6
+        assert abs(etas["lbm"][axis] / etas["multigrid"][axis] - 1) < 1e-3
 
 
 def test_diffusivity_of_bare_voxels_uses_the_staircase_and_refuses_all_solid(tmp_path):
@@ -158,7 +164,7 @@ def test_parser_and_help_import_nothing_heavy():
 
 def test_the_help_probe_sees_a_heavy_import():
     """The probe above can fail: importing a subcommand's run-time library shows up."""
-    probe = "import sys, spinodoid.dataset; print('zarr' in sys.modules)"
+    probe = "import sys, spinodoid.formats.dataset; print('zarr' in sys.modules)"
     result = subprocess.run(
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True
     )

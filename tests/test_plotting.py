@@ -11,7 +11,7 @@ from matplotlib.collections import PathCollection
 from mpl_toolkits.mplot3d.art3d import Poly3DCollection
 
 from spinodoid import plotting
-from spinodoid.structure import generate_structure
+from spinodoid.structures.grf import generate_structure
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

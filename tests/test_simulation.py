@@ -2,9 +2,9 @@
 
 import numpy as np
 
-from spinodoid.shards import Shard
+from spinodoid.formats.shards import Shard
 from spinodoid.simulation import simulate_shard
-from spinodoid.structure import generate_structure
+from spinodoid.structures.grf import generate_structure
 
 
 def test_a_failed_structure_is_flagged_and_the_rest_kept():

@@ -11,11 +11,11 @@ import pytest
 import torch
 
 from spinodoid.abc import read_design_status, read_theta_hat
-from spinodoid.cnn_input import block_counts
-from spinodoid.connectivity import is_bicontinuous
-from spinodoid.model import SpinodoidCNN, predict_eta_all_axes
-from spinodoid.solver_plan import MemoryPlanError, SolverSettings
-from spinodoid.structure import generate_structure
+from spinodoid.solvers.plan import MemoryPlanError, SolverSettings
+from spinodoid.structures.connectivity import is_bicontinuous
+from spinodoid.structures.grf import generate_structure
+from spinodoid.surrogates.cnn import SpinodoidCNN, predict_eta_all_axes
+from spinodoid.surrogates.cnn_input import block_counts
 from spinodoid.validation import (
     PAPER_RESULTS,
     IncompleteDesignError,

@@ -32,7 +32,7 @@ def test_shipped_configs_are_valid(name):
 
 def test_smallest_size_of_the_schema_is_the_cnns_smallest_input():
     """N below the schema's minimum would fail in `train`, not before the run starts."""
-    from spinodoid.model import feature_size
+    from spinodoid.surrogates.cnn import feature_size
 
     smallest = load(SCHEMA)["properties"]["size"]["minimum"]
     assert feature_size(smallest // 2) >= 1

@@ -27,7 +27,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from spinodoid import AXES
-from spinodoid.atomic import atomic_write
+from spinodoid.formats.atomic import atomic_write
 
 __all__ = [
     "DATASET_FIGURE_NAMES",
@@ -291,7 +291,7 @@ def dataset_figures(eta: np.ndarray, theta: np.ndarray, figure_dir: str | os.Pat
     r ≈ 0.88), and the θ marginals after the connectivity rejection.
 
     Args:
-        eta: η along (x, y, z), float (n, 3) (:func:`spinodoid.dataset.read_labels`).
+        eta: η along (x, y, z), float (n, 3) (:func:`spinodoid.formats.dataset.read_labels`).
         theta: (a_x, a_y, a_z, eps), float (n, 4).
         figure_dir: directory (created).
     """
@@ -305,11 +305,11 @@ def dataset_figures(eta: np.ndarray, theta: np.ndarray, figure_dir: str | os.Pat
 def parity_figure(predictions: pd.DataFrame, split: str = "test") -> Figure:
     """True vs predicted η for one split, all three directions (paper Fig. 5).
 
-    ``predictions`` is the output of :func:`spinodoid.evaluation.predict_splits`.
+    ``predictions`` is the output of :func:`spinodoid.surrogates.evaluation.predict_splits`.
     """
     import torch
 
-    from spinodoid.evaluation import mape_percent, mse_logit
+    from spinodoid.surrogates.evaluation import mape_percent, mse_logit
 
     part = predictions[predictions["split"] == split]
     fig = Figure(figsize=(4.8, 4.8), layout="constrained")

@@ -3,7 +3,7 @@
 Each structure is solved along x, y and z in one batched call (docs/method.md §3). A structure
 whose solve fails (not converged, disconnected) is flagged, with ``converged`` False and η NaN,
 and logged rather than ending the job, so the rest of the shard is kept and
-:func:`spinodoid.dataset.assemble_dataset` refuses it by name.
+:func:`spinodoid.formats.dataset.assemble_dataset` refuses it by name.
 """
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from spinodoid.diffusivity import DiffusivityError, effective_diffusivity_xyz
-from spinodoid.eta_files import ETA_FIELDS, ShardEta
-from spinodoid.shards import Shard
-from spinodoid.structure import level_set
+from spinodoid.formats.eta_files import ETA_FIELDS, ShardEta
+from spinodoid.formats.shards import Shard
+from spinodoid.solvers.diffusivity import DiffusivityError, effective_diffusivity_xyz
+from spinodoid.structures.grf import level_set
 
 __all__ = ["simulate_shard"]
 
@@ -29,9 +29,9 @@ def simulate_shard(shard: Shard, settings: Mapping[str, Any]) -> ShardEta:
     """Solve η along x, y, z for every structure of ``shard``.
 
     Args:
-        shard: a shard with its structures loaded (:func:`spinodoid.shards.read_shard_h5`).
+        shard: a shard with its structures loaded (:func:`spinodoid.formats.shards.read_shard_h5`).
         settings: the config's ``simulate`` section (``solver``, ``interface``, ``arch``, …),
-            passed on to :func:`spinodoid.diffusivity.effective_diffusivity_xyz`. With
+            passed on to :func:`spinodoid.solvers.diffusivity.effective_diffusivity_xyz`. With
             ``interface: subvoxel`` the level set Ψ − T is regenerated from θ and the seed.
 
     Returns:

@@ -10,7 +10,7 @@ Seeds are derived from the master seed, the target name, a stream name (``"valid
 ``"upscale"`` or ``"export"``) and the structure index, so they never coincide with the
 dataset's or the design run's seeds by construction of the stream (a coincidence of 32-bit
 values is possible but immaterial: a seed only picks a noise field). The solver's settings and
-the memory plan live in :mod:`spinodoid.solver_plan`.
+the memory plan live in :mod:`spinodoid.solvers.plan`.
 """
 
 from __future__ import annotations
@@ -29,11 +29,11 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from spinodoid import AXES
-from spinodoid.atomic import atomic_write, write_text_atomic
-from spinodoid.connectivity import is_bicontinuous
-from spinodoid.diffusivity import effective_diffusivity
-from spinodoid.solver_plan import SolverSettings, check_memory
-from spinodoid.structure import level_set as grf_level_set
+from spinodoid.formats.atomic import atomic_write, write_text_atomic
+from spinodoid.solvers.diffusivity import effective_diffusivity
+from spinodoid.solvers.plan import SolverSettings, check_memory
+from spinodoid.structures.connectivity import is_bicontinuous
+from spinodoid.structures.grf import level_set as grf_level_set
 
 __all__ = [
     "PAPER_RESULTS",
@@ -123,7 +123,7 @@ def upscaled_theta(theta: Sequence[float], factor: float) -> np.ndarray:
 
 
 def make_solver(settings: SolverSettings) -> EtaSolver:
-    """An :data:`EtaSolver` calling :func:`spinodoid.diffusivity.effective_diffusivity`."""
+    """An :data:`EtaSolver` calling :func:`spinodoid.solvers.diffusivity.effective_diffusivity`."""
 
     def solve(voxels: np.ndarray, level_set: np.ndarray | None, axis: int) -> float:
         result = effective_diffusivity(
@@ -152,12 +152,12 @@ def solver_eta(voxels: np.ndarray, level_set: np.ndarray | None, solve: EtaSolve
 def cnn_eta(model, structures: np.ndarray, device=None) -> np.ndarray:
     """CNN (η_x, η_y, η_z) of structures uint8 (B, N, N, N), float64 (B, 3).
 
-    ``model`` is a :class:`spinodoid.model.SpinodoidCNN` trained on N³ structures.
+    ``model`` is a :class:`spinodoid.surrogates.cnn.SpinodoidCNN` trained on N³ structures.
     """
     import torch
 
-    from spinodoid.cnn_input import block_counts
-    from spinodoid.model import predict_eta_all_axes
+    from spinodoid.surrogates.cnn import predict_eta_all_axes
+    from spinodoid.surrogates.cnn_input import block_counts
 
     counts = torch.as_tensor(block_counts(structures))
     return predict_eta_all_axes(model, counts, device=device).double().cpu().numpy()
@@ -241,7 +241,8 @@ def validate_structures(
     """η by the solver (and the CNN when ``model`` is given) of structures at one θ.
 
     Every structure is drawn under the dataset's acceptance rule
-    (:func:`spinodoid.connectivity.is_bicontinuous`: pore and solid percolate in x, y and z).
+    (:func:`spinodoid.structures.connectivity.is_bicontinuous`: pore and solid percolate in x, y
+    and z).
     Candidate seeds are taken in order until ``count`` structures are accepted; a rejected
     candidate is kept as a row with ``accepted`` False and NaN η, so the table records it.
 
@@ -250,7 +251,7 @@ def validate_structures(
         seeds: candidate structure seeds, in the order they are tried.
         size: structure side N (the CNN's training size when a model is given).
         solve: the solver, e.g. :func:`make_solver`.
-        model: a trained :class:`spinodoid.model.SpinodoidCNN` or None.
+        model: a trained :class:`spinodoid.surrogates.cnn.SpinodoidCNN` or None.
         device: torch device of the CNN.
         count: accepted structures wanted (default: one per seed).
         rows: where finished rows are kept; rows already there are reused, not recomputed.

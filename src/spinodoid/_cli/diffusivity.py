@@ -13,7 +13,7 @@ _EPILOG = """\
 examples:
   spinodoid diffusivity case1.h5 --axes x y z --interface subvoxel --json
   spinodoid diffusivity structure.npy --solver fv --axes x
-  spinodoid diffusivity case1.h5 --solver multigrid --interface subvoxel
+  spinodoid diffusivity case1.h5 --solver lbm --interface subvoxel
 
 FILE is what `spinodoid generate` writes (.h5 with theta and seed, or .npy uint8 voxels,
 1 = solid), or a float .npy read as a level set (pore where < 0). --interface subvoxel needs
@@ -32,7 +32,14 @@ def register(subparsers) -> None:
     )
     parser.add_argument("file", help="structure file (.h5 or .npy)")
     parser.add_argument("--axes", nargs="+", choices=("x", "y", "z"), default=["x", "y", "z"])
-    parser.add_argument("--solver", choices=("lbm", "fv", "multigrid"), default="lbm")
+    parser.add_argument(
+        "--solver",
+        choices=("lbm", "fv", "multigrid"),
+        default=None,
+        help="default: the fastest solver of the LBM's discretisation on --arch (multigrid; "
+        "spinodoid.solvers.diffusivity.FASTEST_SOLVER); lbm solves the same system by the "
+        "lattice-Boltzmann method, fv by scipy/pyamg",
+    )
     parser.add_argument(
         "--interface",
         choices=("voxel", "subvoxel"),
@@ -48,7 +55,7 @@ def register(subparsers) -> None:
         type=int,
         default=None,
         help="with --interface subvoxel: solve on the level set refined this many times "
-        "(default: spinodoid.diffusivity.DEFAULT_SUBVOXEL_REFINE)",
+        "(default: spinodoid.solvers.diffusivity.DEFAULT_SUBVOXEL_REFINE)",
     )
     parser.add_argument(
         "--extrapolate",
@@ -61,13 +68,16 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from spinodoid.diffusivity import (
+    from spinodoid.formats.structure_file import load_structure
+    from spinodoid.solvers.diffusivity import (
         DEFAULT_SUBVOXEL_REFINE,
+        FASTEST_SOLVER,
         effective_diffusivity,
         effective_diffusivity_xyz,
     )
-    from spinodoid.io import load_structure
 
+    if args.solver is None:
+        args.solver = FASTEST_SOLVER[args.arch]
     if args.subvoxel_refine is None:
         args.subvoxel_refine = DEFAULT_SUBVOXEL_REFINE
     loaded = load_structure(args.file)

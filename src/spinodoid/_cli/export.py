@@ -57,7 +57,7 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Write the mesh and print its size and enclosed volume; exit status 0."""
-    from spinodoid.export import export_mesh
+    from spinodoid.formats.meshes import export_mesh
 
     if args.smooth < 0 or args.refine < 1 or args.voxel_size <= 0:
         raise ValueError("need --smooth >= 0, --refine >= 1 and --voxel-size > 0")

@@ -41,10 +41,10 @@ def register(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from spinodoid.connectivity import percolating_axes
-    from spinodoid.io import save_structure
-    from spinodoid.prior import in_support
-    from spinodoid.structure import generate_structure
+    from spinodoid.formats.structure_file import save_structure
+    from spinodoid.structures.connectivity import percolating_axes
+    from spinodoid.structures.grf import generate_structure
+    from spinodoid.structures.prior import in_support
 
     theta = tuple(args.theta)
     structure = generate_structure(theta, args.seed, args.size)

@@ -12,7 +12,7 @@ from spinodoid import AXES
 if TYPE_CHECKING:
     import torch
 
-    from spinodoid.model import SpinodoidCNN
+    from spinodoid.surrogates.cnn import SpinodoidCNN
 
 __all__ = ["register", "run", "structure_counts"]
 
@@ -53,8 +53,8 @@ def structure_counts(path: str, model: SpinodoidCNN, meta: dict[str, Any]) -> to
     """Block counts uint8 (n, n, n) of the structure in ``path``, checked against the model."""
     import torch
 
-    from spinodoid.cnn_input import block_counts
-    from spinodoid.io import load_structure
+    from spinodoid.formats.structure_file import load_structure
+    from spinodoid.surrogates.cnn_input import block_counts
 
     voxels = load_structure(path).voxels
     size = int(meta.get("size", 2 * model.input_size))
@@ -72,7 +72,7 @@ def _predict_files(
     """η (x, y, z) for each file, in order."""
     import torch
 
-    from spinodoid.model import predict_eta_all_axes
+    from spinodoid.surrogates.cnn import predict_eta_all_axes
 
     rows: list[list[float]] = []
     for start in range(0, len(files), _FILES_PER_PASS):
@@ -84,7 +84,7 @@ def _predict_files(
 
 def run(args: argparse.Namespace) -> int:
     """Print η per file and axis; exit status 0."""
-    from spinodoid.model import load_model, resolve_device
+    from spinodoid.surrogates.cnn import load_model, resolve_device
 
     device = resolve_device(args.device)
     model, meta = load_model(args.model, device)

@@ -20,7 +20,7 @@ from spinodoid.hashing import file_digest
 __all__ = ["SIMULATORS", "run_design", "simulator_of"]
 
 #: The simulators a design can use: the paper's CNN on a fresh structure per candidate, or the
-#: emulator of η(θ) (spinodoid.emulator), which draws η over the seed.
+#: emulator of η(θ) (spinodoid.surrogates.emulator), which draws η over the seed.
 SIMULATORS: tuple[str, str] = ("cnn", "emulator")
 
 
@@ -55,7 +55,7 @@ def run_design(
 
     Args:
         model_path: CNN checkpoint (its meta gives N), or an emulator file (``.npz``,
-            :func:`spinodoid.emulator.save_emulator`).
+            :func:`spinodoid.surrogates.emulator.save_emulator`).
         target: (η_x, η_y, η_z), each in (0, 1).
         out_dir: output directory (created).
         particles: population size P (paper 512).
@@ -74,14 +74,14 @@ def run_design(
             (:func:`check_reachable`) rather than against CNN predictions of a pilot: they are
             what the prior really produces, whatever the CNN's accuracy.
         precision: the CNN's precision (ignored by the emulator), ``fp32`` (default), ``bf16``
-            or ``fp16`` (:data:`spinodoid.model.PRECISIONS`).
+            or ``fp16`` (:data:`spinodoid.surrogates.cnn.PRECISIONS`).
         progress: tqdm bars per generation.
 
     Returns:
         The :class:`ABCResult`.
     """
-    from spinodoid.model import resolve_device
-    from spinodoid.prior import in_support, prior_density, sample_prior
+    from spinodoid.structures.prior import in_support, prior_density, sample_prior
+    from spinodoid.surrogates.cnn import resolve_device
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

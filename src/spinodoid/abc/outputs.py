@@ -23,7 +23,7 @@ import pandas as pd
 
 from spinodoid.abc.results import PARAM_NAMES, ABCResult, weighted_mean_std
 from spinodoid.abc.store import STAT_COLUMNS, generation_stats
-from spinodoid.atomic import write_text_atomic
+from spinodoid.formats.atomic import write_text_atomic
 
 __all__ = ["generations_table", "read_design_status", "read_theta_hat", "write_design_outputs"]
 

@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from spinodoid.abc.results import Generation
-from spinodoid.atomic import write_text_atomic
+from spinodoid.formats.atomic import write_text_atomic
 
 __all__ = ["generation_stats", "read_generations", "resume", "write_generation"]
 

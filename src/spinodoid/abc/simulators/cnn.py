@@ -37,19 +37,21 @@ def cnn_simulator(
     Candidate ``k`` of the run gets the structure seed ``evaluation_seeds(base_seed, k)``, so a
     design run is reproducible from ``base_seed``. Structures are generated ``chunk_size`` at a
     time, with torch FFTs on CUDA and with scipy's (faster there) on the CPU, the two giving the
-    same structures (:mod:`spinodoid.structure`); the 2×2×2 block counts of the whole call go
+    same structures (:mod:`spinodoid.structures.grf`); the 2×2×2 block counts of the whole call go
     through the CNN for the three axes in forward passes of ``3 · chunk_size`` samples
-    (:func:`spinodoid.model.predict_eta_all_axes`).
+    (:func:`spinodoid.surrogates.cnn.predict_eta_all_axes`).
     Given ``prune`` (the protocol in :mod:`spinodoid.abc`), it predicts x, then y and z only
-    for the candidates ``prune`` keeps (:func:`spinodoid.model.predict_eta_pruned`).
+    for the candidates ``prune`` keeps (:func:`spinodoid.surrogates.cnn.predict_eta_pruned`).
 
     Every structure goes through the dataset's acceptance rule first
-    (:func:`spinodoid.connectivity.is_bicontinuous`): the CNN only ever scores structures like
+    (:func:`spinodoid.structures.connectivity.is_bicontinuous`): the CNN only ever scores
+    structures like
     those it was trained on. A rejected candidate gets a NaN row (ρ = ∞, never accepted, counted
     as one evaluation and as ``rejected``) and costs no CNN pass.
 
     Args:
-        model_path: checkpoint written by :func:`spinodoid.model.save_checkpoint`; its meta gives
+        model_path: checkpoint written by :func:`spinodoid.surrogates.cnn.save_checkpoint`; its
+        meta gives
             the structure size N.
         device: ``"auto"``, ``"cpu"`` or ``"cuda"``.
         base_seed: the run's seed (e.g. :func:`design_seed`).
@@ -62,15 +64,15 @@ def cnn_simulator(
     """
     import torch
 
-    from spinodoid.cnn_input import block_counts
-    from spinodoid.connectivity import is_bicontinuous
-    from spinodoid.model import (
+    from spinodoid.structures.connectivity import is_bicontinuous
+    from spinodoid.structures.grf import generate_structure, generate_structures_torch
+    from spinodoid.surrogates.cnn import (
         load_model,
         predict_eta_all_axes,
         predict_eta_pruned,
         resolve_device,
     )
-    from spinodoid.structure import generate_structure, generate_structures_torch
+    from spinodoid.surrogates.cnn_input import block_counts
 
     dev = resolve_device(device)
     model, meta = load_model(model_path, dev)

@@ -1,4 +1,5 @@
-"""An ABC simulator built on the η(θ) emulator (:mod:`spinodoid.emulator`), beside the CNN's.
+"""An ABC simulator built on the η(θ) emulator (:mod:`spinodoid.surrogates.emulator`), beside the
+CNN's.
 
 :func:`emulator_simulator` returns a function with the call protocol of the one
 :func:`spinodoid.abc.cnn_simulator` returns, ``simulate(theta (B, 4), evaluation_index (B,),
@@ -19,7 +20,8 @@ with ``Z_i`` a pure function of ``(s, i)`` (Box–Muller on two 32-bit hashes of
 replaced by the emulator: the seed's effect on η is part of what ρ ≤ τ must overcome, and a
 candidate is a (virtual) structure, not a θ.
 
-``"mean"``: η = E[η | θ] over structures (:meth:`spinodoid.emulator.Emulator.predict`); the
+``"mean"``: η = E[η | θ] over structures (:meth:`spinodoid.surrogates.emulator.Emulator.predict`);
+the
 posterior is then that of a deterministic simulator, concentrated on the set of θ whose mean η
 meets the tolerance.
 
@@ -58,7 +60,7 @@ from scipy.special import expit
 
 from spinodoid.abc.sampler import Simulator
 from spinodoid.abc.seeds import evaluation_seeds
-from spinodoid.emulator import Emulator, load_emulator
+from spinodoid.surrogates.emulator import Emulator, load_emulator
 
 __all__ = ["emulator_simulator", "seed_normals"]
 
@@ -91,7 +93,7 @@ def emulator_simulator(
     """The emulator as an ABC simulator (module docstring).
 
     Args:
-        emulator: a fitted :class:`~spinodoid.emulator.Emulator` or its ``.npz`` file.
+        emulator: a fitted :class:`~spinodoid.surrogates.emulator.Emulator` or its ``.npz`` file.
         base_seed: the run's seed (e.g. :func:`spinodoid.abc.design_seed`).
         mode: ``"sample"`` (η drawn over the seed) or ``"mean"`` (E[η | θ]).
 
