@@ -9,12 +9,28 @@ Times, as fresh processes (interpreter start and imports included, the way a use
 
 Each command runs ``--repeats`` times after one warm-up, the commands taking turns; the median
 is reported with its ratio to the baseline.
+
+``--diffusivity``: ``spinodoid diffusivity FILE --json`` (its default solver, multigrid, with
+periodic and with zero-flux sides; and ``--solver lbm``), three directions, each run a new
+process, against a whole TauFactor script (start, import, solve) on the same voxels (θ̂₁ with
+a·192/N, seed 1, N = ``--size``) in the same run, all threads of the machine. Printed: the
+solver's own seconds (the JSON's ``seconds``, summed over x, y, z; TauFactor's solve) and the
+whole command's wall time, medians, with the ratios TauFactor / spinodoid. The warm-up run also
+fills taichi's offline kernel cache, as any earlier run on the machine would have.
+
+``--first-call SIZE …``: per size, a new process solves x, y, z twice by multigrid (sub-voxel,
+periodic, the pipeline's problem): the first pass is the first call at that grid size, the
+second the warm one; seconds per direction of both.
+
 Usage: python benchmarks/cli.py [--size 192] [--repeats 5]
+       python benchmarks/cli.py --diffusivity [--size 96] [--repeats 3]
+       python benchmarks/cli.py --first-call 64 96 192
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import subprocess
@@ -42,6 +58,47 @@ np.save(out, (field >= threshold).view(np.uint8))
 """
 
 
+TAUFACTOR = """
+import json, sys, time
+sys.path.insert(0, sys.argv[2])
+import numpy as np
+from lbm import import_taufactor
+taufactor = import_taufactor()
+voxels = np.load(sys.argv[1])
+eta, seconds = {}, {}
+for axis, name in enumerate("xyz"):
+    start = time.perf_counter()
+    pore = np.moveaxis(voxels == 0, axis, 0).astype(np.float32)
+    solver = taufactor.Solver(pore, device="cpu")
+    solver.solve(verbose=False, conv_crit=1e-4, iter_limit=100_000)
+    eta[name] = float(pore.mean()) / float(np.asarray(solver.tau).ravel()[0])
+    seconds[name] = time.perf_counter() - start
+print(json.dumps({"eta": eta, "seconds": seconds}))
+"""
+
+FIRST_CALL = """
+import json, sys, time
+import numpy as np
+from spinodoid.solvers.backend import init_backend
+from spinodoid.solvers.diffusivity import effective_diffusivity
+from spinodoid.structures.grf import level_set
+size = int(sys.argv[1])
+theta = np.array([0.092, 0.135, 0.245, 0.666])
+theta[:3] *= 192 / size
+psi = level_set(theta, 1, size)
+voxels = (psi >= 0).view(np.uint8)
+init_backend("cpu")
+passes = []
+for _ in range(2):
+    passes.append([
+        effective_diffusivity(voxels, axis, solver="multigrid", interface="subvoxel",
+                              level_set=psi).seconds
+        for axis in range(3)
+    ])
+print(json.dumps(passes))
+"""
+
+
 def seconds(command: list[str], env: dict[str, str]) -> float:
     """Wall time of ``command`` as a fresh process."""
     start = time.perf_counter()
@@ -62,11 +119,84 @@ def median_seconds(
     return {name: statistics.median(values) for name, values in times.items()}
 
 
+def timed_json(command: list[str]) -> tuple[float, dict]:
+    """Wall time of ``command`` as a fresh process, and the JSON object it prints last."""
+    start = time.perf_counter()
+    done = subprocess.run(command, check=True, capture_output=True, text=True)
+    return time.perf_counter() - start, json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def diffusivity_benchmark(size: int, repeats: int) -> None:
+    """``spinodoid diffusivity`` against a TauFactor script, cold processes (module docstring)."""
+    spinodoid = [sys.executable, "-m", "spinodoid.cli", "diffusivity"]
+    with tempfile.TemporaryDirectory() as tmp:
+        voxels = str(Path(tmp) / "s.npy")
+        a = [str(float(v) * 192 / size) for v in THETA[:3]]
+        subprocess.run(
+            [*spinodoid[:-1], "generate", "--theta", *a, THETA[3], "--seed", "1",
+             "--size", str(size), "-o", voxels],
+            check=True, capture_output=True,
+        )  # fmt: skip
+        commands = {
+            "spinodoid diffusivity (multigrid, periodic)": [*spinodoid, voxels, "--json"],
+            "spinodoid diffusivity (multigrid, zero-flux)": [
+                *spinodoid, voxels, "--json", "--lateral", "zero_flux"
+            ],
+            "spinodoid diffusivity --solver lbm (zero-flux)": [
+                *spinodoid, voxels, "--json", "--lateral", "zero_flux", "--solver", "lbm"
+            ],
+            "TauFactor script (zero-flux)": [
+                sys.executable, "-c", TAUFACTOR, voxels, str(Path(__file__).parent)
+            ],
+        }  # fmt: skip
+        for command in commands.values():  # warm-up: file caches, taichi's offline cache
+            timed_json(command)
+        walls: dict[str, list[float]] = {name: [] for name in commands}
+        solves: dict[str, list[float]] = {name: [] for name in commands}
+        etas: dict[str, dict] = {}
+        for _ in range(repeats):
+            for name, command in commands.items():
+                wall, out = timed_json(command)
+                walls[name].append(wall)
+                solves[name].append(sum(out["seconds"].values()))
+                etas[name] = out["eta"]
+    wall = {name: statistics.median(v) for name, v in walls.items()}
+    solve = {name: statistics.median(v) for name, v in solves.items()}
+    tf = "TauFactor script (zero-flux)"
+    print(f"N = {size}, three directions, median of {repeats} cold runs, load {os.getloadavg()}")
+    print(f"{'command':48s} {'solve s':>8s} {'TF/this':>8s} {'wall s':>8s} {'TF/this':>8s}  eta")
+    for name in commands:
+        eta = " ".join(f"{e:.5f}" for e in etas[name].values())
+        print(
+            f"{name:48s} {solve[name]:8.2f} {solve[tf] / solve[name]:8.2f} "
+            f"{wall[name]:8.2f} {wall[tf] / wall[name]:8.2f}  {eta}"
+        )
+
+
+def first_call_benchmark(sizes: list[int]) -> None:
+    """First-call against warm seconds per direction, a new process per size."""
+    print("multigrid, sub-voxel, periodic; seconds per direction x / y / z")
+    print(f"{'N':>4s}  {'first call':>20s}  {'warm':>20s}  {'first - warm (sum)':>18s}")
+    for size in sizes:
+        _, (first, warm) = timed_json([sys.executable, "-c", FIRST_CALL, str(size)])
+        fmt = " / ".join(f"{t:.2f}" for t in first), " / ".join(f"{t:.2f}" for t in warm)
+        print(f"{size:4d}  {fmt[0]:>20s}  {fmt[1]:>20s}  {sum(first) - sum(warm):18.2f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size", type=int, default=192)
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--size", type=int, default=None, help="default 192; 96 --diffusivity")
+    parser.add_argument("--repeats", type=int, default=None, help="default 5; 3 --diffusivity")
+    parser.add_argument("--diffusivity", action="store_true")
+    parser.add_argument("--first-call", type=int, nargs="+", metavar="SIZE")
     args = parser.parse_args()
+    if args.diffusivity:
+        diffusivity_benchmark(args.size or 96, args.repeats or 3)
+        return
+    if args.first_call:
+        first_call_benchmark(args.first_call)
+        return
+    args.size, args.repeats = args.size or 192, args.repeats or 5
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     spinodoid = [sys.executable, "-m", "spinodoid.cli"]
     with tempfile.TemporaryDirectory() as tmp:

@@ -95,6 +95,12 @@ def run(args: argparse.Namespace) -> int:
     )
     axes = tuple("xyz".index(axis) for axis in args.axes)
     with contextlib.redirect_stdout(sys.stderr):  # taichi prints banners; stdout is the result
+        if args.solver != "fv" or level_set is not None:
+            # taichi's runtime starts before the clock of the first solve, as torch's import
+            # comes before a torch solver's (the whole command's time includes both)
+            from spinodoid.solvers.backend import init_backend
+
+            init_backend(args.arch)
         if len(set(loaded.voxels.shape)) == 1:  # cubic: one batched solve for all axes
             solved = effective_diffusivity_xyz(loaded.voxels, axes, **options)
         else:

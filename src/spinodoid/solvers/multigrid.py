@@ -161,38 +161,28 @@ def _hierarchy(unknown_shape: tuple[int, int, int]) -> list[_Grid]:
 
 
 class _Workspace:
-    """Taichi fields for grids up to ``cells`` fine cells (reused between solves)."""
+    """Taichi ndarrays for grids up to ``cells`` fine cells, reused between solves.
+
+    The kernels take ndarrays, not fields, so they are compiled once per process (and loaded
+    from taichi's offline cache in later processes) whatever the grid size: a larger grid gets
+    larger arrays and the same compiled kernels.
+    """
 
     def __init__(self, cells: int, coarse: int, rows: int):
         self.cells, self.coarse, self.rows = cells, coarse, rows
-        builder = ti.FieldsBuilder()
-        self.codes = ti.field(ti.u8)
-        builder.dense(ti.i, 3 * cells).place(self.codes)
-        self.x64 = ti.field(ti.f64)
-        builder.dense(ti.i, cells).place(self.x64)
-        self.e, self.r, self.z, self.p, self.q = (ti.field(ti.f32) for _ in range(5))
-        for field in (self.e, self.r, self.z, self.p, self.q):
-            builder.dense(ti.i, cells).place(field)
-        self.label = ti.field(ti.i32)
-        builder.dense(ti.i, cells).place(self.label)
-        self.mark = ti.field(ti.u8)
-        builder.dense(ti.i, cells).place(self.mark)
-        self.cx, self.cb, self.bnd, self.diag = (ti.field(ti.f32) for _ in range(4))
-        for field in (self.cx, self.cb, self.bnd, self.diag):
-            builder.dense(ti.i, max(coarse, 1)).place(field)
-        self.g = ti.field(ti.f32)
-        builder.dense(ti.i, 3 * max(coarse, 1)).place(self.g)
-        self.row = ti.field(ti.f64)
-        builder.dense(ti.i, rows).place(self.row)
-        self.table = ti.field(ti.i32)
-        builder.dense(ti.ij, (_MAX_LEVELS, 7)).place(self.table)
-        self.tree = builder.finalize()
+        coarse = max(coarse, 1)
+        self.codes = ti.ndarray(ti.u8, 3 * cells)
+        self.x64 = ti.ndarray(ti.f64, cells)
+        self.e, self.r, self.z, self.p, self.q = (ti.ndarray(ti.f32, cells) for _ in range(5))
+        self.label = ti.ndarray(ti.i32, cells)
+        self.mark = ti.ndarray(ti.u8, cells)
+        self.cx, self.cb, self.bnd, self.diag = (ti.ndarray(ti.f32, coarse) for _ in range(4))
+        self.g = ti.ndarray(ti.f32, 3 * coarse)
+        self.row = ti.ndarray(ti.f64, rows)
+        self.table = ti.ndarray(ti.i32, (_MAX_LEVELS, 7))
 
     def fits(self, cells: int, coarse: int, rows: int) -> bool:
         return cells <= self.cells and coarse <= self.coarse and rows <= self.rows
-
-    def close(self) -> None:
-        self.tree.destroy()
 
 
 _WORKSPACE: dict[int, _Workspace] = {}
@@ -210,7 +200,7 @@ def _workspace(cells: int, coarse: int, rows: int) -> _Workspace:
     if old is not None:
         cells, coarse = max(cells, 2 * old.cells), max(coarse, 2 * old.coarse)
         rows = max(rows, 2 * old.rows)
-        old.close()
+        del old  # its arrays are freed before the larger ones are allocated
     cells, coarse, rows = (
         max(n, m) for n, m in zip((cells, coarse, rows), _MIN_CAPACITY, strict=True)
     )
@@ -235,25 +225,24 @@ class _System:
         table = np.zeros((_MAX_LEVELS, 7), dtype=np.int32)
         for k, grid in enumerate(self.grids):
             table[k] = (*grid.shape, grid.off, *grid.factors)
-        ws.table.from_numpy(table)
-        kern.load_codes(codes.reshape(-1), ws.codes)
-        for vector in (ws.e, ws.z, ws.p):  # their Dirichlet layers stay 0 from here on
-            kern.fill(vector, 0, self.cells, 0.0)
+        self.table = table  # read by the tail cycle (a host array: no upload kernel)
+        self.flux_rows = np.zeros((n0 - 1) * n1, dtype=np.float64)
+        # codes in; e, z, p zeroed (their Dirichlet layers stay 0 from here on); labelling begun
+        kern.load_system(
+            codes.reshape(-1), ws.codes, ws.e, ws.z, ws.p, ws.label, ws.mark, *self.shape
+        )
 
     # -- set-up ---------------------------------------------------------------------------
     def percolating(self) -> int:
         """Close the faces of cells outside the clusters joining both Dirichlet layers;
         returns the active unknown cells. Raises DisconnectedStructureError if none joins."""
         ws, (n0, n1, n2) = self.ws, self.shape
-        kern.cc_init(ws.codes, ws.label, n0, n1, n2)
         while kern.cc_hook(ws.codes, ws.label, n0, n1, n2) > 0:
             kern.cc_compress(ws.label, self.cells)
-        kern.fill(ws.mark, 0, self.cells, 0)
-        if kern.cc_mark(ws.label, ws.mark, n0, n1, n2) == 0:
+        if kern.cc_finish(ws.codes, ws.label, ws.mark, ws.row, n0, n1, n2) == 0:
             raise DisconnectedStructureError(
                 "no face-connected pore cluster joins the inlet layer to the outlet layer"
             )
-        kern.cc_restrict(ws.codes, ws.label, ws.mark, ws.row, n0, n1, n2)
         return int(round(kern.total(ws.row, 0, n0 * n1)))
 
     def build_levels(self) -> None:
@@ -267,13 +256,21 @@ class _System:
             scale_vec = ti.Vector(scale, dt=ti.f32)
             if above is None:
                 levels.coarsen_fine(
-                    ws.codes, ws.g, ws.bnd, n0, n1, n2, grid.struct(), *grid.factors, scale_vec
+                    ws.codes,
+                    ws.g,
+                    ws.bnd,
+                    ws.diag,
+                    n0,
+                    n1,
+                    n2,
+                    grid.struct(),
+                    *grid.factors,
+                    scale_vec,
                 )
             else:
                 levels.coarsen(
-                    ws.g, ws.bnd, above.struct(), grid.struct(), *grid.factors, scale_vec
+                    ws.g, ws.bnd, ws.diag, above.struct(), grid.struct(), *grid.factors, scale_vec
                 )
-            levels.diagonal(ws.g, ws.bnd, ws.diag, grid.struct())
             above = grid
 
     # -- operators ------------------------------------------------------------------------
@@ -304,7 +301,7 @@ class _System:
         if k >= self.tail:
             last = len(self.grids) - 1
             levels.tail_cycle(
-                ws.g, ws.diag, ws.cx, ws.cb, ws.table, k, last, _SMOOTHING, _COARSEST_SWEEPS
+                ws.g, ws.diag, ws.cx, ws.cb, self.table, k, last, _SMOOTHING, _COARSEST_SWEEPS
             )
             return
         lv, ppt = grid.struct(), self._plane_per_thread(grid.shape[1])
@@ -328,16 +325,17 @@ class _System:
         return kern.total(self.ws.row, n1, (self.shape[0] - 1) * n1)
 
     def residual64(self) -> float:
-        """``r = b - A c`` from the float64 concentration; returns ``||r||``."""
-        kern.residual64(self.ws.codes, self.ws.x64, self.ws.r, self.ws.row, *self.shape)
+        """``r = b - A c`` from the float64 concentration; returns ``||r||``. Also computes
+        the plane fluxes of that concentration (:meth:`plane_flux`)."""
+        ws = self.ws
+        kern.residual64(ws.codes, ws.x64, ws.r, ws.row, self.flux_rows, *self.shape)
         return math.sqrt(self._sum_rows())
 
     def plane_flux(self) -> np.ndarray:
-        """Float64 flux between consecutive layers per unit cross-section area, (N − 1,)."""
+        """Float64 flux between consecutive layers per unit cross-section area, (N − 1,), of
+        the concentration of the last :meth:`residual64`."""
         n0, n1, n2 = self.shape
-        kern.plane_flux_rows(self.ws.codes, self.ws.x64, self.ws.row, n1, n2)
-        rows = self.ws.row.to_numpy()[: (n0 - 1) * n1].reshape(n0 - 1, n1)
-        return rows.sum(axis=1) / (n1 * n2)
+        return self.flux_rows.reshape(n0 - 1, n1).sum(axis=1) / (n1 * n2)
 
     def pcg(self, target: float, maxiter: int) -> int:
         """Float32 PCG on ``A e = r`` from ``e = 0`` until ``||r|| <= target``; adds ``e`` to

@@ -25,19 +25,16 @@ __all__ = [
     "Level",
     "fill",
     "total",
-    "cc_init",
+    "load_system",
     "cc_hook",
     "cc_compress",
-    "cc_mark",
-    "cc_restrict",
+    "cc_finish",
     "residual64",
-    "plane_flux_rows",
     "add_correction",
     "matvec_dot",
     "cg_update",
     "dot",
     "direction",
-    "load_codes",
     "init_profile",
 ]
 
@@ -58,14 +55,14 @@ def _wrap_down(i, n):
 
 
 @ti.kernel
-def fill(field: ti.template(), start: ti.i32, stop: ti.i32, value: ti.template()):
-    """``field[start:stop] = value``."""
+def fill(field: ti.types.ndarray(), start: ti.i32, stop: ti.i32, value: ti.f32):
+    """``field[start:stop] = value`` of a float32 array."""
     for i in range(start, stop):
-        field[i] = ti.cast(value, field.dtype)
+        field[i] = value
 
 
 @ti.kernel
-def total(rows: ti.template(), start: ti.i32, stop: ti.i32) -> ti.f64:
+def total(rows: ti.types.ndarray(), start: ti.i32, stop: ti.i32) -> ti.f64:
     """Sum of ``rows[start:stop]`` in index order (deterministic)."""
     s = ti.f64(0.0)
     ti.loop_config(serialize=True)
@@ -87,8 +84,29 @@ def _root(label: ti.template(), i):
 
 
 @ti.kernel
-def cc_init(codes: ti.template(), label: ti.template(), n0: ti.i32, n1: ti.i32, n2: ti.i32):
-    """``label = index`` on cells with an open face, -1 elsewhere."""
+def load_system(
+    src: ti.types.ndarray(dtype=ti.u8, ndim=1),
+    codes: ti.types.ndarray(),
+    e: ti.types.ndarray(),
+    z: ti.types.ndarray(),
+    p: ti.types.ndarray(),
+    label: ti.types.ndarray(),
+    mark: ti.types.ndarray(),
+    n0: ti.i32,
+    n1: ti.i32,
+    n2: ti.i32,
+):
+    """Copy the flat uint8 face codes ``src`` into the front of the (larger) ``codes``; zero
+    ``e``, ``z``, ``p`` and ``mark`` on the grid; ``label = index`` on cells with an open
+    face, -1 elsewhere (the start of the connected-component labelling). One kernel with three
+    parallel loops, run one after the other."""
+    for i in range(src.shape[0]):
+        codes[i] = src[i]
+    for i in range(n0 * n1 * n2):
+        e[i] = 0.0
+        z[i] = 0.0
+        p[i] = 0.0
+        mark[i] = ti.u8(0)
     cells = n0 * n1 * n2
     for a, b in ti.ndrange(n0, n1):
         bm = _wrap_down(b, n1)
@@ -104,7 +122,7 @@ def cc_init(codes: ti.template(), label: ti.template(), n0: ti.i32, n1: ti.i32, 
 
 @ti.kernel
 def cc_hook(
-    codes: ti.template(), label: ti.template(), n0: ti.i32, n1: ti.i32, n2: ti.i32
+    codes: ti.types.ndarray(), label: ti.types.ndarray(), n0: ti.i32, n1: ti.i32, n2: ti.i32
 ) -> ti.i32:
     """Hook the root of the larger label onto the smaller across every open face; returns the
     number of hooks made (0: every component carries one label, its smallest index)."""
@@ -131,7 +149,7 @@ def cc_hook(
 
 
 @ti.kernel
-def cc_compress(label: ti.template(), cells: ti.i32):
+def cc_compress(label: ti.types.ndarray(), cells: ti.i32):
     """Point every labelled cell at its root."""
     for i in range(cells):
         if label[i] >= 0:
@@ -139,11 +157,19 @@ def cc_compress(label: ti.template(), cells: ti.i32):
 
 
 @ti.kernel
-def cc_mark(
-    label: ti.template(), mark: ti.template(), n0: ti.i32, n1: ti.i32, n2: ti.i32
+def cc_finish(
+    codes: ti.types.ndarray(),
+    label: ti.types.ndarray(),
+    mark: ti.types.ndarray(),
+    rows: ti.types.ndarray(),
+    n0: ti.i32,
+    n1: ti.i32,
+    n2: ti.i32,
 ) -> ti.i32:
-    """``mark[root] = 3`` for the components that touch both the first and the last layer
-    (``mark`` must be 0 on entry); returns the number of last-layer cells in them."""
+    """After the labelling: ``mark[root] = 3`` for the components that touch both the first
+    and the last layer (``mark`` is 0 on entry), then close every face of the cells outside
+    them; ``rows[a * n1 + b]`` = number of active unknown cells (layers 1 .. n0 - 2) of the
+    row. Returns the number of last-layer cells in the marked components (0: none joins)."""
     plane = n1 * n2
     for i in range(plane):
         if label[i] >= 0:
@@ -154,21 +180,6 @@ def cc_mark(
             if mark[label[i]] != 0:
                 mark[label[i]] = ti.u8(3)
                 hits += 1
-    return hits
-
-
-@ti.kernel
-def cc_restrict(
-    codes: ti.template(),
-    label: ti.template(),
-    mark: ti.template(),
-    rows: ti.template(),
-    n0: ti.i32,
-    n1: ti.i32,
-    n2: ti.i32,
-):
-    """Close every face of the cells outside the percolating components; ``rows[a * n1 + b]``
-    = number of active unknown cells (layers 1 .. n0 - 2) of the row."""
     cells = n0 * n1 * n2
     for a, b in ti.ndrange(n0, n1):
         count = 0
@@ -183,6 +194,7 @@ def cc_restrict(
             elif 0 < a < n0 - 1:
                 count += 1
         rows[a * n1 + b] = ti.f64(count)
+    return hits
 
 
 # ----------------------------------------------------------------------------------------------
@@ -213,16 +225,18 @@ def _fine_faces(codes: ti.template(), i, a, b, c, n1: ti.i32, n2: ti.i32, cells:
 
 @ti.kernel
 def residual64(
-    codes: ti.template(),
-    x64: ti.template(),
-    r: ti.template(),
-    rows: ti.template(),
+    codes: ti.types.ndarray(),
+    x64: ti.types.ndarray(),
+    r: ti.types.ndarray(),
+    rows: ti.types.ndarray(),
+    flux: ti.types.ndarray(),
     n0: ti.i32,
     n1: ti.i32,
     n2: ti.i32,
 ):
     """``r = b - A x`` (float64 arithmetic, stored float32) on the unknown layers, where the
-    Dirichlet layers of ``x64`` hold the boundary values; ``rows`` = row sums of ``r²``."""
+    Dirichlet layers of ``x64`` hold the boundary values; ``rows`` = row sums of ``r²``;
+    ``flux[a * n1 + b]`` = float64 flux from layer ``a`` to ``a + 1`` through row ``b``."""
     cells = n0 * n1 * n2
     for a, b in ti.ndrange((1, n0 - 1), n1):
         s = ti.f64(0.0)
@@ -236,28 +250,17 @@ def residual64(
             r[i] = ti.cast(res, ti.f32)
             s += res * res
         rows[a * n1 + b] = s
-
-
-@ti.kernel
-def plane_flux_rows(
-    codes: ti.template(),
-    x64: ti.template(),
-    rows: ti.template(),
-    n1: ti.i32,
-    n2: ti.i32,
-):
-    """``rows[a * n1 + b]`` = float64 flux from layer ``a`` to ``a + 1`` through row ``b``."""
     plane = n1 * n2
-    for a, b in ti.ndrange(rows.shape[0] // n1 - 1, n1):
+    for a, b in ti.ndrange(n0 - 1, n1):
         s = ti.f64(0.0)
         for c in range(n2):
             i = (a * n1 + b) * n2 + c
             s += ti.cast(codes[i], ti.f64) * (x64[i] - x64[i + plane])
-        rows[a * n1 + b] = s / CODE_SCALE
+        flux[a * n1 + b] = s / CODE_SCALE
 
 
 @ti.kernel
-def add_correction(x64: ti.template(), e: ti.template(), start: ti.i32, stop: ti.i32):
+def add_correction(x64: ti.types.ndarray(), e: ti.types.ndarray(), start: ti.i32, stop: ti.i32):
     """``x64 += e`` on ``[start, stop)``."""
     for i in range(start, stop):
         x64[i] = x64[i] + ti.cast(e[i], ti.f64)
@@ -265,10 +268,10 @@ def add_correction(x64: ti.template(), e: ti.template(), start: ti.i32, stop: ti
 
 @ti.kernel
 def matvec_dot(
-    codes: ti.template(),
-    p: ti.template(),
-    q: ti.template(),
-    rows: ti.template(),
+    codes: ti.types.ndarray(),
+    p: ti.types.ndarray(),
+    q: ti.types.ndarray(),
+    rows: ti.types.ndarray(),
     n0: ti.i32,
     n1: ti.i32,
     n2: ti.i32,
@@ -291,12 +294,12 @@ def matvec_dot(
 
 @ti.kernel
 def cg_update(
-    x: ti.template(),
-    p: ti.template(),
-    r: ti.template(),
-    q: ti.template(),
+    x: ti.types.ndarray(),
+    p: ti.types.ndarray(),
+    r: ti.types.ndarray(),
+    q: ti.types.ndarray(),
     alpha: ti.f32,
-    rows: ti.template(),
+    rows: ti.types.ndarray(),
     n0: ti.i32,
     n1: ti.i32,
     n2: ti.i32,
@@ -314,9 +317,9 @@ def cg_update(
 
 @ti.kernel
 def dot(
-    u: ti.template(),
-    v: ti.template(),
-    rows: ti.template(),
+    u: ti.types.ndarray(),
+    v: ti.types.ndarray(),
+    rows: ti.types.ndarray(),
     n0: ti.i32,
     n1: ti.i32,
     n2: ti.i32,
@@ -331,22 +334,17 @@ def dot(
 
 
 @ti.kernel
-def direction(z: ti.template(), p: ti.template(), beta: ti.f32, start: ti.i32, stop: ti.i32):
+def direction(
+    z: ti.types.ndarray(), p: ti.types.ndarray(), beta: ti.f32, start: ti.i32, stop: ti.i32
+):
     """``p = z + beta p`` on ``[start, stop)``."""
     for i in range(start, stop):
         p[i] = z[i] + beta * p[i]
 
 
 @ti.kernel
-def load_codes(src: ti.types.ndarray(dtype=ti.u8, ndim=1), codes: ti.template()):
-    """Copy the flat uint8 face codes into the ``codes`` field (compiled once per field)."""
-    for i in range(src.shape[0]):
-        codes[i] = src[i]
-
-
-@ti.kernel
 def init_profile(
-    x64: ti.template(), n0: ti.i32, plane: ti.i32, c_in: ti.f64, c_out: ti.f64, linear: ti.i32
+    x64: ti.types.ndarray(), n0: ti.i32, plane: ti.i32, c_in: ti.f64, c_out: ti.f64, linear: ti.i32
 ):
     """Dirichlet layers at ``c_in``/``c_out``; unknown layers linear in ``a`` (or 0)."""
     for i in range(n0 * plane):

@@ -15,7 +15,6 @@ __all__ = [
     "prolong_fine",
     "coarsen_fine",
     "coarsen",
-    "diagonal",
     "smooth",
     "restrict",
     "prolong",
@@ -37,9 +36,9 @@ def _sweep_range(bb, n1: ti.i32, plane_per_thread: ti.i32):
 
 @ti.kernel
 def smooth_fine(
-    codes: ti.template(),
-    z: ti.template(),
-    r: ti.template(),
+    codes: ti.types.ndarray(),
+    z: ti.types.ndarray(),
+    r: ti.types.ndarray(),
     n0: ti.i32,
     n1: ti.i32,
     n2: ti.i32,
@@ -71,10 +70,10 @@ def smooth_fine(
 
 @ti.kernel
 def residual_fine(
-    codes: ti.template(),
-    z: ti.template(),
-    r: ti.template(),
-    res: ti.template(),
+    codes: ti.types.ndarray(),
+    z: ti.types.ndarray(),
+    r: ti.types.ndarray(),
+    res: ti.types.ndarray(),
     n0: ti.i32,
     n1: ti.i32,
     n2: ti.i32,
@@ -93,8 +92,8 @@ def residual_fine(
 
 @ti.kernel
 def restrict_fine(
-    res: ti.template(),
-    cb: ti.template(),
+    res: ti.types.ndarray(),
+    cb: ti.types.ndarray(),
     n0: ti.i32,
     n1: ti.i32,
     n2: ti.i32,
@@ -122,8 +121,8 @@ def restrict_fine(
 
 @ti.kernel
 def prolong_fine(
-    z: ti.template(),
-    cx: ti.template(),
+    z: ti.types.ndarray(),
+    cx: ti.types.ndarray(),
     n0: ti.i32,
     n1: ti.i32,
     n2: ti.i32,
@@ -152,9 +151,10 @@ def _block(cidx, f, n):
 
 @ti.kernel
 def coarsen_fine(
-    codes: ti.template(),
-    g: ti.template(),
-    bnd: ti.template(),
+    codes: ti.types.ndarray(),
+    g: ti.types.ndarray(),
+    bnd: ti.types.ndarray(),
+    diag: ti.types.ndarray(),
     n0: ti.i32,
     n1: ti.i32,
     n2: ti.i32,
@@ -167,7 +167,8 @@ def coarsen_fine(
     """Level-1 conductances from the fine codes: each coarse face carries ``scale[d]`` times
     the summed conductance of the fine faces it covers, the Dirichlet conductance of a block
     ``scale[3]`` times its fine cells' (a zero fine face stays zero: no leak). A face that
-    wraps onto its own block (one coarse cell across a periodic axis) is dropped."""
+    wraps onto its own block (one coarse cell across a periodic axis) is dropped. Then the
+    level's ``diag`` (:func:`_diagonal_row`)."""
     cells = n0 * n1 * n2
     ccells = coarse.n0 * coarse.n1 * coarse.n2
     for ca, cbi in ti.ndrange(coarse.n0, coarse.n1):
@@ -195,12 +196,15 @@ def coarsen_fine(
             g[3 * coarse.off + ccells + ci] = scale[1] * sy / CODE_SCALE
             g[3 * coarse.off + 2 * ccells + ci] = scale[2] * sz / CODE_SCALE
             bnd[coarse.off + ci] = scale[3] * sb / CODE_SCALE
+    for a, b in ti.ndrange(coarse.n0, coarse.n1):
+        _diagonal_row(g, bnd, diag, coarse, a, b)
 
 
 @ti.kernel
 def coarsen(
-    g: ti.template(),
-    bnd: ti.template(),
+    g: ti.types.ndarray(),
+    bnd: ti.types.ndarray(),
+    diag: ti.types.ndarray(),
     fine: Level,
     coarse: Level,
     f0: ti.i32,
@@ -208,7 +212,7 @@ def coarsen(
     f2: ti.i32,
     scale: ti.types.vector(4, ti.f32),
 ):
-    """Level ``l + 1`` conductances from level ``l`` (as :func:`coarsen_fine`)."""
+    """Level ``l + 1`` conductances and diagonal from level ``l`` (as :func:`coarsen_fine`)."""
     fcells = fine.n0 * fine.n1 * fine.n2
     ccells = coarse.n0 * coarse.n1 * coarse.n2
     for ca, cbi in ti.ndrange(coarse.n0, coarse.n1):
@@ -233,6 +237,8 @@ def coarsen(
             g[3 * coarse.off + ccells + ci] = scale[1] * sy
             g[3 * coarse.off + 2 * ccells + ci] = scale[2] * sz
             bnd[coarse.off + ci] = scale[3] * sb
+    for a, b in ti.ndrange(coarse.n0, coarse.n1):
+        _diagonal_row(g, bnd, diag, coarse, a, b)
 
 
 @ti.func
@@ -263,22 +269,21 @@ def _coarse_faces(g: ti.template(), lv: Level, a, b, c):
     return gv, j
 
 
-@ti.kernel
-def diagonal(g: ti.template(), bnd: ti.template(), diag: ti.template(), lv: Level):
-    """``diag`` = sum of the six face conductances plus the Dirichlet conductance."""
-    for a, b in ti.ndrange(lv.n0, lv.n1):
-        for c in range(lv.n2):
-            gv, _ = _coarse_faces(g, lv, a, b, c)
-            i = (a * lv.n1 + b) * lv.n2 + c
-            diag[lv.off + i] = gv.sum() + bnd[lv.off + i]
+@ti.func
+def _diagonal_row(g: ti.template(), bnd: ti.template(), diag: ti.template(), lv: Level, a, b):
+    """``diag`` = sum of the six face conductances plus the Dirichlet conductance, one row."""
+    for c in range(lv.n2):
+        gv, _ = _coarse_faces(g, lv, a, b, c)
+        i = (a * lv.n1 + b) * lv.n2 + c
+        diag[lv.off + i] = gv.sum() + bnd[lv.off + i]
 
 
 @ti.kernel
 def smooth(
-    g: ti.template(),
-    diag: ti.template(),
-    x: ti.template(),
-    rhs: ti.template(),
+    g: ti.types.ndarray(),
+    diag: ti.types.ndarray(),
+    x: ti.types.ndarray(),
+    rhs: ti.types.ndarray(),
     lv: Level,
     colour: ti.i32,
     reverse: ti.i32,
@@ -351,10 +356,10 @@ def _prolong_row(x: ti.template(), fine, coarse, f0, f1, f2, a, b):
 
 @ti.kernel
 def restrict(
-    g: ti.template(),
-    diag: ti.template(),
-    x: ti.template(),
-    rhs: ti.template(),
+    g: ti.types.ndarray(),
+    diag: ti.types.ndarray(),
+    x: ti.types.ndarray(),
+    rhs: ti.types.ndarray(),
     fine: Level,
     coarse: Level,
     f0: ti.template(),
@@ -368,7 +373,7 @@ def restrict(
 
 @ti.kernel
 def prolong(
-    x: ti.template(),
+    x: ti.types.ndarray(),
     fine: Level,
     coarse: Level,
     f0: ti.template(),
@@ -399,11 +404,11 @@ def _level(table: ti.template(), k):
 
 @ti.kernel
 def tail_cycle(
-    g: ti.template(),
-    diag: ti.template(),
-    x: ti.template(),
-    rhs: ti.template(),
-    table: ti.template(),
+    g: ti.types.ndarray(),
+    diag: ti.types.ndarray(),
+    x: ti.types.ndarray(),
+    rhs: ti.types.ndarray(),
+    table: ti.types.ndarray(),
     first: ti.i32,
     last: ti.i32,
     sweeps: ti.i32,
@@ -415,15 +420,31 @@ def tail_cycle(
     correction, ``coarsest_sweeps`` symmetric pairs on level ``last``."""
     ti.loop_config(serialize=True)
     for _ in range(1):
-        for k in range(first, last + 1):
+        levels = last - first + 1
+        # One pass over 2 × levels steps, down the levels then up, so that smoothing,
+        # restriction and prolongation are each compiled once (taichi's first-call cost grows
+        # with a kernel's code); the order of the updates is that of the recursive V-cycle.
+        for step in range(2 * levels):
+            down = step < levels
+            k = first + step if down else last - (step - levels)
             lv = _level(table, k)
-            for i in range(lv.off, lv.off + lv.n0 * lv.n1 * lv.n2):
-                x[i] = 0.0
+            if down:
+                for i in range(lv.off, lv.off + lv.n0 * lv.n1 * lv.n2):
+                    x[i] = 0.0
+            elif k < last:
+                below = _level(table, k + 1)
+                for a, b in ti.ndrange(lv.n0, lv.n1):
+                    _prolong_row(
+                        x, lv, below, table[k + 1, 4], table[k + 1, 5], table[k + 1, 6], a, b
+                    )
             n_sweeps = coarsest_sweeps if k == last else sweeps
             for _s in range(n_sweeps):
-                for a, b, c in ti.ndrange(lv.n0, lv.n1, lv.n2):
+                for ra, rb, rc in ti.ndrange(lv.n0, lv.n1, lv.n2):
+                    a, b, c = ra, rb, rc
+                    if not down:  # backward: the adjoint order
+                        a, b, c = lv.n0 - 1 - ra, lv.n1 - 1 - rb, lv.n2 - 1 - rc
                     _gs_cell(g, diag, x, rhs, lv, a, b, c)
-            if k < last:
+            if down and k < last:
                 below = _level(table, k + 1)
                 for ca, cbi in ti.ndrange(below.n0, below.n1):
                     _restrict_row(
@@ -439,16 +460,3 @@ def tail_cycle(
                         ca,
                         cbi,
                     )
-        for kk in range(last - first + 1):
-            k = last - kk
-            lv = _level(table, k)
-            if k < last:
-                below = _level(table, k + 1)
-                for a, b in ti.ndrange(lv.n0, lv.n1):
-                    _prolong_row(
-                        x, lv, below, table[k + 1, 4], table[k + 1, 5], table[k + 1, 6], a, b
-                    )
-            n_sweeps = coarsest_sweeps if k == last else sweeps
-            for _s in range(n_sweeps):
-                for ra, rb, rc in ti.ndrange(lv.n0, lv.n1, lv.n2):
-                    _gs_cell(g, diag, x, rhs, lv, lv.n0 - 1 - ra, lv.n1 - 1 - rb, lv.n2 - 1 - rc)
