@@ -48,7 +48,13 @@ A new simulator is a new module in :mod:`spinodoid.abc.simulators`; the sampler 
 """
 
 from spinodoid.abc.design import SIMULATORS, run_design, simulator_of
-from spinodoid.abc.kernels import pmc_weights
+from spinodoid.abc.kernels import (
+    KERNELS,
+    Perturbation,
+    fit_perturbation,
+    perturbation_proposer,
+    pmc_weights,
+)
 from spinodoid.abc.outputs import (
     generations_table,
     read_design_status,
@@ -70,9 +76,11 @@ from spinodoid.abc.simulators.emulator import emulator_simulator
 from spinodoid.abc.store import read_generations
 
 __all__ = [
+    "KERNELS",
     "ABCResult",
     "Generation",
     "PARAM_NAMES",
+    "Perturbation",
     "SIMULATORS",
     "Simulator",
     "UnreachableTargetError",
@@ -84,7 +92,9 @@ __all__ = [
     "discrepancy",
     "discrepancy_lower_bound",
     "evaluation_seeds",
+    "fit_perturbation",
     "generations_table",
+    "perturbation_proposer",
     "pmc_weights",
     "read_generations",
     "read_design_status",

@@ -60,7 +60,7 @@ from typing import Any, Literal
 import numpy as np
 from tqdm.auto import tqdm
 
-from spinodoid.abc.kernels import perturbation_proposer, pmc_weights, proposal_std
+from spinodoid.abc.kernels import KERNELS, fit_perturbation, perturbation_proposer, pmc_weights
 from spinodoid.abc.reachability import check_reachable, validate_target
 from spinodoid.abc.results import PARAM_NAMES, ABCResult, Generation, Status
 from spinodoid.abc.rho import discrepancy, discrepancy_lower_bound
@@ -96,6 +96,8 @@ class _Run:
     max_evaluations: int
     evaluations: int = 0
     prunes: bool = False
+    kernel: str = "componentwise"
+    log_columns: tuple[int, ...] = ()
     best_theta: np.ndarray = field(default_factory=lambda: np.empty((0, 0)))
     best_rho: np.ndarray = field(default_factory=lambda: np.empty(0))
 
@@ -230,7 +232,7 @@ def _run_generation(
     t0 = time.perf_counter()
     fill = _Fill(need=run.particles, tolerance=tolerance)
     outside = [0]
-    nu = None
+    kernel = None
     if not gens:
         if pilot is not None:
             theta, rho = np.concatenate(pilot.theta), np.concatenate(pilot.rho)
@@ -240,8 +242,8 @@ def _run_generation(
             return np.asarray(prior.sample(rng, n), dtype=np.float64)
 
     else:
-        nu = proposal_std(gens[-1])
-        propose = perturbation_proposer(gens[-1], nu, prior.in_support, rng, outside)
+        kernel = fit_perturbation(gens[-1], run.kernel, run.log_columns)
+        propose = perturbation_proposer(gens[-1], kernel, prior.in_support, rng, outside)
     with tqdm(total=run.particles, desc=f"ABC gen {len(gens)}", disable=not progress) as bar:
         bar.update(fill.count)
         while not fill.full and run.budget_left() > 0:
@@ -253,8 +255,8 @@ def _run_generation(
     if not fill.full:
         return None
     theta = np.concatenate(fill.theta)
-    if gens:
-        weights = pmc_weights(theta, gens[-1].theta, gens[-1].weights, nu, prior.density)
+    if kernel is not None:
+        weights = pmc_weights(theta, gens[-1].theta, gens[-1].weights, kernel, prior.density)
     else:
         weights = np.full(run.particles, 1.0 / run.particles)
     return Generation(
@@ -270,7 +272,7 @@ def _run_generation(
         proposals_outside_support=outside[0],
         wall_time_s=time.perf_counter() - t0,
         wall_time_total_s=0.0,
-        nu=nu,
+        nu=None if kernel is None else kernel.std,
         rng_state=rng.bit_generator.state,
         rejected=fill.rejected,
     )
@@ -325,6 +327,8 @@ def abc_pmc(
     pilot_size: int = 1024,
     reachability_margin: float = 0.1,
     param_names: Sequence[str] | None = None,
+    kernel: str = "componentwise",
+    log_columns: Sequence[int] = (),
     out_dir: str | Path | None = None,
     signature: Mapping[str, Any] | None = None,
     progress: bool = True,
@@ -352,6 +356,9 @@ def abc_pmc(
             they are also the first candidates of generation 0.
         reachability_margin: relative widening of the pilot's ranges (:func:`check_reachable`).
         param_names: names of the θ components (default ``a_x, a_y, a_z, eps`` for d = 4).
+        kernel: the perturbation kernel, ``"componentwise"`` (the paper's) or ``"correlated"``
+            (:mod:`spinodoid.abc.kernels`).
+        log_columns: columns of θ perturbed in log (positive on the prior's support).
         out_dir: directory of the generation files (:mod:`spinodoid.abc.store`); enables resuming.
         signature: extra JSON-able settings that must match for a resume (e.g. model, seed).
         progress: show a tqdm bar per generation.
@@ -366,6 +373,8 @@ def abc_pmc(
     target = validate_target(target)
     tolerances = [float(t) for t in tolerances]
     _check_arguments(tolerances, schedule, particles, batch_size, max_evaluations)
+    if kernel not in KERNELS:
+        raise ValueError(f"kernel must be one of {KERNELS}, got {kernel!r}")
     prior = _Prior(prior_sampler, prior_density, in_support)
     names = _param_names(param_names, np.shape(prior_sampler(np.random.default_rng(0), 1))[1])
     settings = {
@@ -377,10 +386,19 @@ def abc_pmc(
         "pilot_size": pilot_size,
         "rng_state": rng.bit_generator.state,
         "param_names": list(names),
+        "kernel": kernel,
+        "log_columns": [int(c) for c in log_columns],
     }
     sig = _signature(settings, signature)
     run = _Run(
-        simulate, target, particles, batch_size, max_evaluations, prunes=_accepts_prune(simulate)
+        simulate,
+        target,
+        particles,
+        batch_size,
+        max_evaluations,
+        prunes=_accepts_prune(simulate),
+        kernel=kernel,
+        log_columns=tuple(int(c) for c in log_columns),
     )
     out = Path(out_dir) if out_dir is not None else None
     gens = resume(out, sig) if out is not None else []
