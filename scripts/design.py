@@ -33,6 +33,8 @@ run_design(
     ),
     device=snakemake.config["design"]["device"],
     precision=cfg["precision"],
+    kernel=cfg["kernel"],
+    kernel_log_a=cfg["kernel_log_a"],
     seed=design_seed(snakemake.params.seed, name),
     name=name,
     reference_eta=read_labels(snakemake.input.dataset)[0],

@@ -45,6 +45,8 @@ def run_design(
     pilot_size: int | None = None,
     reference_eta: np.ndarray | None = None,
     precision: str = "fp32",
+    kernel: str = "componentwise",
+    kernel_log_a: bool = False,
     progress: bool = True,
 ) -> ABCResult:
     """Design θ for a target η with the CNN or the emulator and the paper's prior; write the
@@ -75,6 +77,9 @@ def run_design(
             what the prior really produces, whatever the CNN's accuracy.
         precision: the CNN's precision (ignored by the emulator), ``fp32`` (default), ``bf16``
             or ``fp16`` (:data:`spinodoid.surrogates.cnn.PRECISIONS`).
+        kernel: ABC-PMC perturbation kernel, ``componentwise`` (the paper's) or
+            ``correlated`` (:mod:`spinodoid.abc.kernels`).
+        kernel_log_a: perturb the length scales a_x, a_y, a_z in log.
         progress: tqdm bars per generation.
 
     Returns:
@@ -107,6 +112,8 @@ def run_design(
         batch_size,
         max_evaluations,
         schedule=tolerance_schedule,
+        kernel=kernel,
+        log_columns=(0, 1, 2) if kernel_log_a else (),
         pilot_size=max(particles, 64) if pilot_size is None else pilot_size,
         out_dir=out / "generations",
         signature={"model": file_digest(model_path), "seed": seed, "precision": precision},
