@@ -85,6 +85,24 @@ def test_wrong_input_shape_is_refused() -> None:
         _model(32)(torch.zeros(2, 1, 34, 34, 34))
 
 
+def test_last_layer_runs_in_float32_under_bf16_autocast() -> None:
+    """Under bf16 autocast the logit is the float32 last layer of the (bf16) features, not a
+    bf16-rounded number: the loss and every prediction see it unrounded."""
+    model = _model(32)
+    x = torch.rand(4, 1, 32, 32, 32) - 0.5
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        logit = model(x)
+        hidden = model.features(x)
+        for layer in model.head[:-1]:
+            hidden = layer(hidden)
+    assert hidden.dtype == torch.bfloat16  # the network itself did run in bf16
+    last = model.head[-1]
+    expected = (hidden.float() @ last.weight.T + last.bias).squeeze(1)
+    assert logit.dtype == torch.float32
+    torch.testing.assert_close(logit, expected, rtol=1e-6, atol=1e-7)
+    assert not torch.equal(logit, logit.bfloat16().float())  # not rounded to bf16 steps
+
+
 def test_pooling_equals_avgpool3d_with_floor() -> None:
     x = torch.randn(2, 3, 9, 8, 7)
     assert torch.allclose(_AvgPool2()(x), nn.AvgPool3d(2)(x), atol=1e-6)

@@ -161,12 +161,18 @@ class SpinodoidCNN(nn.Module):
         Returns
         -------
         torch.Tensor
-            float32 logit(η), shape (B,).
+            float32 logit(η), shape (B,). The last layer always runs in float32, autocast or
+            not: in bfloat16 the logit itself would be rounded (steps of 2⁻⁷–2⁻⁶ where
+            |logit| ≥ 1, i.e. η below 0.27 or above 0.73) before any loss or prediction.
         """
         if x.shape[1:] != (1, self.input_size, self.input_size, self.input_size):
             n = self.input_size
             raise ValueError(f"expected input of shape (B, 1, {n}, {n}, {n}), got {tuple(x.shape)}")
-        return self.head(self.features(x)).squeeze(1).float()
+        hidden = self.features(x)
+        for layer in self.head[:-1]:
+            hidden = layer(hidden)
+        with torch.autocast(hidden.device.type, enabled=False):
+            return self.head[-1](hidden.float()).squeeze(1)
 
 
 def resolve_device(device: str | torch.device) -> torch.device:

@@ -325,7 +325,8 @@ class _Run:
         return inputs
 
     def _loss(self, x: torch.Tensor, eta: torch.Tensor) -> torch.Tensor:
-        """MSE between predicted and true logit(η) (eq. 13) of one batch."""
+        """MSE between predicted and true logit(η) (eq. 13) of one batch, in float32 (the
+        network's last layer runs in float32 under autocast, :class:`SpinodoidCNN`)."""
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self._bf16):
             pred = self.forward(self._inputs(x))
         return torch.mean((pred.float() - torch.logit(eta.float())) ** 2)
@@ -351,15 +352,15 @@ class _Run:
         return float(total) / max(count, 1)
 
     def validate(self, loader: DataLoader) -> tuple[float, float]:
-        """Validation MSE (logit) and MAPE (%) without augmentation."""
+        """Validation MSE (logit) and MAPE (%) without augmentation, in float32 (the
+        precision of evaluation and design), whatever the training's precision."""
         self.model.eval()
         preds, trues = [], []
         with torch.inference_mode():
             for x, eta in loader:
                 x = torch.as_tensor(x).to(self.device, non_blocking=True)
-                with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self._bf16):
-                    pred = self.model(self._inputs(x))
-                preds.append(torch.sigmoid(pred.float()).cpu())
+                pred = self.model(self._inputs(x))
+                preds.append(torch.sigmoid(pred).cpu())
                 trues.append(torch.as_tensor(eta).float())
         pred_eta, true_eta = torch.cat(preds), torch.cat(trues)
         return mse_logit(pred_eta, true_eta), mape_percent(pred_eta, true_eta)
