@@ -85,6 +85,14 @@ def register(subparsers: Any) -> None:
         default="fp32",
         help="the CNN's precision (default fp32; bf16/fp16 autocast for speed on CUDA)",
     )
+    parser.add_argument(
+        "--kernel",
+        choices=("componentwise", "correlated"),
+        default="componentwise",
+        help="ABC-PMC perturbation kernel: componentwise (the paper's, default) or correlated "
+        "(2 x the weighted covariance; fewer evaluations, the same posterior)",
+    )
+    parser.add_argument("--log-a", action="store_true", help="perturb a_x, a_y, a_z in log")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     parser.set_defaults(func=run)
 
@@ -107,6 +115,8 @@ def run(args: argparse.Namespace) -> int:
         name="cli",
         pilot_size=args.pilot_size,
         precision=args.precision,
+        kernel=args.kernel,
+        kernel_log_a=args.log_a,
         progress=not args.quiet,
     )
     theta_hat = dict(zip(PARAM_NAMES, result.posterior_mean().tolist(), strict=True))

@@ -70,7 +70,8 @@ class Generation:
             the dataset's acceptance rule rejects); each is one evaluation with ρ = ∞.
         wall_time_s: wall time of this generation (s).
         wall_time_total_s: wall time since the start of the run (s), resumed runs included.
-        nu: proposal standard deviations, shape (d,), or None for generation 0.
+        nu: standard deviations of the perturbation kernel per coordinate (of log θ_i for the
+            columns perturbed in log), shape (d,), or None for generation 0.
         rng_state: state of the run's bit generator after this generation (JSON-able dict).
     """
 
