@@ -47,3 +47,27 @@ def test_a_checkpoint_is_the_same_bytes_in_every_process(tmp_path):
 def test_write_text_atomic_writes_utf8(tmp_path):
     write_text_atomic(tmp_path / "t.html", "η θ̂")
     assert (tmp_path / "t.html").read_bytes() == "η θ̂".encode()
+
+
+def test_a_killed_writers_temporary_is_removed_by_the_next_write(tmp_path):
+    """A writer killed mid-write (a cancelled job: no cleanup runs) leaves its temporary
+    sibling; the job's rerun removes it, but not the sibling of a writer still running."""
+    import os
+    import subprocess
+    import sys
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    target = tmp_path / "shard.h5"
+    orphan = tmp_path / f".shard.h5.tmp{int(dead.stdout)}"
+    orphan.write_bytes(b"half")
+    orphan_dir = tmp_path / f".shard.h5.tmp{int(dead.stdout)}x"  # not a pid suffix: kept
+    orphan_dir.mkdir()
+    running = tmp_path / f".shard.h5.tmp{os.getppid()}"
+    running.write_bytes(b"busy")
+    other = tmp_path / f".other.h5.tmp{int(dead.stdout)}"
+    other.write_bytes(b"another file's")
+    write_text_atomic(target, "done")
+    assert target.read_text() == "done"
+    assert not orphan.exists()
+    assert running.exists() and other.exists() and orphan_dir.exists()

@@ -12,12 +12,14 @@ name of the target, so that what a writer derives from its file name stays free 
 id (``torch.save`` names its archive's root folder after the file: ``.best.pt``, the same in
 every run, so that a checkpoint is the same bytes for the same weights). Writers that infer a
 format from the suffix (matplotlib) must be given it (:func:`spinodoid.plotting.save_figure`
-does).
+does). A successful write also removes the temporary siblings that killed writers of the same
+path left behind (a cancelled job that is run again leaves no stray file).
 """
 
 from __future__ import annotations
 
 import contextlib
+import glob
 import os
 import shutil
 from collections.abc import Iterator
@@ -64,6 +66,27 @@ def atomic_write(path: str | os.PathLike[str]) -> Iterator[Path]:
     if tmp.is_dir() and path.exists():
         _remove(path)
     os.replace(tmp, path)
+    _remove_orphans(path)
+
+
+def _remove_orphans(path: Path) -> None:
+    """Remove the temporary siblings of ``path`` left by writers that were killed (SIGKILL,
+    a cancelled SLURM job: no ``finally`` runs); a sibling whose process still runs stays."""
+    for orphan in path.parent.glob(f".{glob.escape(path.name)}.tmp*"):
+        pid = orphan.name.rpartition(".tmp")[2]
+        if pid.isdigit() and not _process_alive(int(pid)):
+            _remove(orphan)
+
+
+def _process_alive(pid: int) -> bool:
+    """True if a process ``pid`` exists on this machine."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
