@@ -11,8 +11,8 @@ Each command runs ``--repeats`` times after one warm-up, the commands taking tur
 is reported with its ratio to the baseline.
 
 ``--diffusivity``: ``spinodoid diffusivity FILE --json`` (its default solver, multigrid, with
-periodic and with zero-flux sides; and ``--solver lbm``), three directions, each run a new
-process, against a whole TauFactor script (start, import, solve) on the same voxels (θ̂₁ with
+periodic and with zero-flux sides; and ``--solver lbm``), x, y and z in one new process per
+run, against a whole TauFactor script (start, import, solve) on the same voxels (θ̂₁ with
 a·192/N, seed 1, N = ``--size``) in the same run, all threads of the machine. Printed: the
 solver's own seconds (the JSON's ``seconds``, summed over x, y, z; TauFactor's solve) and the
 whole command's wall time, medians, with the ratios TauFactor / spinodoid. The warm-up run also
@@ -59,20 +59,14 @@ np.save(out, (field >= threshold).view(np.uint8))
 
 
 TAUFACTOR = """
-import json, sys, time
+import json, sys
 sys.path.insert(0, sys.argv[2])
 import numpy as np
-from lbm import import_taufactor
-taufactor = import_taufactor()
+from taufactor_baseline import taufactor_eta
 voxels = np.load(sys.argv[1])
 eta, seconds = {}, {}
 for axis, name in enumerate("xyz"):
-    start = time.perf_counter()
-    pore = np.moveaxis(voxels == 0, axis, 0).astype(np.float32)
-    solver = taufactor.Solver(pore, device="cpu")
-    solver.solve(verbose=False, conv_crit=1e-4, iter_limit=100_000)
-    eta[name] = float(pore.mean()) / float(np.asarray(solver.tau).ravel()[0])
-    seconds[name] = time.perf_counter() - start
+    eta[name], seconds[name] = taufactor_eta(np.moveaxis(voxels == 0, axis, 0), "cpu")
 print(json.dumps({"eta": eta, "seconds": seconds}))
 """
 

@@ -29,14 +29,12 @@ solves (error ∝ factor^−p, time ∝ factor^q).
 """
 
 import argparse
-import importlib
 import os
-import sys
 import time
-import types
 
 import numpy as np
 import taichi as ti
+from taufactor_baseline import import_taufactor, taufactor_eta
 
 from spinodoid.solvers import backend, lbm
 from spinodoid.solvers.diffusivity import refined_transport_first
@@ -107,23 +105,6 @@ def bench_lbm(size: int, axes, interface: str, arch: str, lateral: str, nominal:
     return run.seconds
 
 
-def import_taufactor():
-    """Import taufactor, registering stand-ins for its notebook-only imports if missing."""
-    for _ in range(3):
-        try:
-            return importlib.import_module("taufactor")
-        except ModuleNotFoundError as error:
-            if error.name not in ("IPython", "IPython.display", "pyvista"):
-                raise
-            ipython = types.ModuleType("IPython")
-            ipython.display = types.ModuleType("IPython.display")
-            ipython.display.clear_output = lambda wait=False: None
-            sys.modules.setdefault("IPython", ipython)
-            sys.modules.setdefault("IPython.display", ipython.display)
-            sys.modules.setdefault("pyvista", types.ModuleType("pyvista"))
-    return importlib.import_module("taufactor")
-
-
 def bench_taufactor(size: int, axes, arch: str, lbm_seconds: float) -> None:
     """TauFactor on the same voxels and device; prints its time and the LBM/TauFactor ratio."""
     try:
@@ -141,16 +122,6 @@ def bench_taufactor(size: int, axes, arch: str, lbm_seconds: float) -> None:
         f" LBM/TauFactor time ratio {lbm_seconds / seconds:.3f}",
         flush=True,
     )
-
-
-def taufactor_eta(pore: np.ndarray, device: str) -> tuple[float, float]:
-    """η of a pore mask (transport axis first) by TauFactor, and its wall time (s)."""
-    taufactor = import_taufactor()
-    t0 = time.perf_counter()
-    solver = taufactor.Solver(pore.astype(np.float32), device=device)
-    solver.solve(verbose=False, conv_crit=1e-4, iter_limit=100_000)
-    tau = float(np.asarray(solver.tau).ravel()[0])
-    return float(pore.mean()) / tau, time.perf_counter() - t0
 
 
 def bench_equal_accuracy(size: int, arch: str, factors=(1, 2, 3)) -> None:

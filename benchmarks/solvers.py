@@ -25,13 +25,12 @@ Usage: python benchmarks/solvers.py [--sizes 64 96 128 192] [--axes 0 1 2]
 """
 
 import argparse
-import importlib.util
 import os
 import resource
 import time
-from pathlib import Path
 
 import numpy as np
+from taufactor_baseline import import_taufactor
 
 from spinodoid.solvers import backend, fv, lbm
 from spinodoid.solvers.multigrid import multigrid_diffusivity
@@ -45,14 +44,6 @@ BYTES_PER_ITERATION = 11 + 24 + 8 + 12 + round(1.15 * (8 * 15 + 15 + 4 + 8 + 4))
 LBM_BYTES = {"voxel": 57, "subvoxel": 60}
 #: The two problems per solver: interface → lateral boundary condition.
 INTERFACES = {"voxel": "zero_flux", "subvoxel": "periodic"}
-
-
-def _lbm_benchmark():
-    """benchmarks/lbm.py as a module (TauFactor import and solve helpers)."""
-    spec = importlib.util.spec_from_file_location("bench_lbm", Path(__file__).with_name("lbm.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def structure(size: int) -> tuple[np.ndarray, np.ndarray]:
@@ -102,8 +93,7 @@ def bench_lbm(voxels, psi, axes, interface, lateral, arch):
 
 
 def bench_taufactor(voxels, axes, arch):
-    helpers = _lbm_benchmark()
-    taufactor = helpers.import_taufactor()
+    taufactor = import_taufactor()
     etas, sweeps = [], []
 
     def solve_all():
