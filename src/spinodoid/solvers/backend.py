@@ -3,6 +3,11 @@
 Taichi runs one backend per process. :func:`init_backend` starts it once for 'cpu' or 'cuda'
 (float32 default); asking for the other arch resets taichi, which frees every field, so the
 modules that cache taichi objects register a callback with :func:`on_reset` and drop them.
+
+Importing this module also makes taichi's translation of kernels cheaper (see
+:func:`_short_source_positions`): the first solve of a process translates every kernel it uses
+from Python to taichi IR, and taichi 1.7 spends about half of that formatting a caret-underlined
+excerpt of the source for each of the thousands of syntax nodes, in case one fails.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ import logging
 from collections.abc import Callable
 
 import taichi as ti
+from taichi.lang.ast import ast_transformer_utils
 
 from spinodoid.solvers.errors import CUDAUnavailableError
 
@@ -20,6 +26,29 @@ log = logging.getLogger(__name__)
 
 _ARCH: str | None = None
 _RESET_CALLBACKS: list[Callable[[], None]] = []
+
+
+def _short_position(context: ast_transformer_utils.ASTTransformerContext, node) -> str:
+    """Where ``node`` of a kernel's source is: file, line, function and the source line."""
+    line = node.lineno + context.lineno_offset
+    name = context.func.func.__name__
+    return f'File "{context.file}", line {line}, in {name}:\n{context.src[node.lineno - 1]}\n'
+
+
+def _short_source_positions() -> None:
+    """Replace taichi's per-node source position (a wrapped excerpt with a caret line under the
+    node's columns) by :func:`_short_position`.
+
+    Taichi formats the position of every statement and expression while it translates a
+    kernel, for the error message it would print if that node failed. The caret excerpt cost
+    0.13 s of the 0.28 s of translating the multigrid kernels at the first solve of a process
+    (docs/performance.md, "cold"); an error still names the file, line, function and source
+    line. Compiled kernels and their results are unchanged.
+    """
+    ast_transformer_utils.ASTTransformerContext.get_pos_info = _short_position
+
+
+_short_source_positions()
 
 
 def on_reset(callback: Callable[[], None]) -> None:
