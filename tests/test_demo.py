@@ -108,6 +108,8 @@ PER_TARGET_RULES = {
     "design_compare",
     "validate_compare",
 }
+#: A target's sequential emulator rounds (workflow/rules/rounds.smk): one job per round each.
+ROUND_RULES = {"round_design", "round_solve", "round_emulate"}
 #: The tables that list every target: they rerun when one is added.
 ALL_TARGET_REPORTS = {"report_validation", "report_comparison", "check_designs"}
 
@@ -160,10 +162,25 @@ def test_a_new_target_plans_only_its_own_jobs_and_the_reports(finished_demo):
         config["targets"].append({"name": "film", "eta": [0.45, 0.5, 0.55]})
 
     jobs, targets = planned_jobs(finished_demo, add_target)
+    rounds = yaml.safe_load((finished_demo / "config/demo.yaml").read_text())["rounds"]["count"]
+    assert rounds >= 1
     assert targets == {"film"}
-    assert set(jobs) - {"all"} <= PER_TARGET_RULES | ALL_TARGET_REPORTS
-    assert {"design", "validate", "upscale"} <= set(jobs)
-    assert all(count == 1 for count in jobs.values()), jobs
+    assert set(jobs) - {"all"} <= PER_TARGET_RULES | ROUND_RULES | ALL_TARGET_REPORTS
+    assert {"design", "validate", "upscale"} | ROUND_RULES <= set(jobs)
+    assert all(jobs[rule] == rounds for rule in ROUND_RULES), jobs
+    assert all(count == 1 for rule, count in jobs.items() if rule not in ROUND_RULES), jobs
+
+
+@pytest.mark.e2e
+def test_one_more_round_plans_only_that_round_and_the_emulator_design_after_it(finished_demo):
+    def one_more_round(config):
+        config["rounds"]["count"] += 1
+
+    jobs, targets = planned_jobs(finished_demo, one_more_round)
+    assert targets == {"case1"}
+    assert all(jobs[rule] == 1 for rule in ROUND_RULES), jobs
+    assert jobs["design"] == 1 and "design_compare" not in jobs  # the CNN's design stays
+    assert {"sample", "simulate", "assemble", "train", "emulate"}.isdisjoint(jobs)
 
 
 @pytest.mark.e2e

@@ -48,6 +48,7 @@ __all__ = [
     "ResumableRows",
     "accepted_rows",
     "rejected_rows",
+    "measure_structure",
     "validate_structures",
     "upscale_structures",
     "summarize",
@@ -61,7 +62,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-_SEED_STREAMS = {"validate": 1, "upscale": 2, "export": 3}
+_SEED_STREAMS = {"validate": 1, "upscale": 2, "export": 3, "round": 4}
 
 #: The paper (docs/method.md §6): targets, θ̂ and the mean η at θ̂ by CNN and LBM (250
 #: structures, N = 192)
@@ -91,7 +92,8 @@ def derived_seeds(base_seed: int, target_name: str, stream: str, count: int) -> 
     """Structure seeds for ``count`` structures of a target, int64 in [0, 2³²), shape (count,).
 
     A pure function of (master seed, target name, stream, index); ``stream`` is ``"validate"``,
-    ``"upscale"`` or ``"export"``, so the three never share a seed sequence.
+    ``"upscale"``, ``"export"`` or ``"round"`` (:mod:`spinodoid.rounds`, whose target name
+    carries the round), so they never share a seed sequence.
     """
     if stream not in _SEED_STREAMS:
         raise ValueError(f"unknown seed stream {stream!r}; use one of {sorted(_SEED_STREAMS)}")
@@ -206,10 +208,12 @@ class NotEnoughStructuresError(RuntimeError):
     """Fewer structures at θ passed the acceptance rule than the job needs."""
 
 
-def _measure_one(
+def measure_structure(
     theta: Sequence[float], seed: int, size: int, solve: EtaSolver, model, device
 ) -> dict[str, object]:
-    """One row of :func:`validate_structures` for one candidate seed."""
+    """One row of :func:`validate_structures` for one candidate seed: ``seed``, ``porosity``,
+    ``eta_solver_x/y/z`` (and ``eta_cnn_x/y/z`` with a model), ``solver_seconds`` and
+    ``accepted`` (NaN η for a candidate the acceptance rule rejects)."""
     voxels, psi = _structure(theta, seed, size)
     row: dict[str, object] = {"seed": int(seed), "porosity": float(1.0 - voxels.mean())}
     accepted = is_bicontinuous(voxels)
@@ -271,7 +275,7 @@ def validate_structures(
     for seed in seeds[len(done) :]:
         if accepted >= count:
             break
-        row = _measure_one(theta, int(seed), size, solve, model, device)
+        row = measure_structure(theta, int(seed), size, solve, model, device)
         if rows is not None:
             rows.add(row)
         done.append(row)

@@ -13,10 +13,28 @@ TARGETS = {target["name"]: target["eta"] for target in config["targets"]}
 # The design's simulator and the file it reads: the paper's CNN or the emulator of η(θ).
 SIMULATOR_FILES = {"cnn": "results/model/best.pt", "emulator": "results/emulator/emulator.npz"}
 SIMULATOR = config["design"]["simulator"]
+# Sequential emulator rounds per target (workflow/rules/rounds.smk, spinodoid.rounds).
+ROUNDS = config["rounds"]["count"]
 # With design.compare_simulators, every target is also designed (and validated) with the other.
 COMPARED = (
     [s for s in SIMULATOR_FILES if s != SIMULATOR] if config["design"]["compare_simulators"] else []
 )
+
+
+def emulator_file(target, round_index):
+    """The emulator a target's design reads after ``round_index`` rounds (0: the dataset's)."""
+    if round_index == 0:
+        return SIMULATOR_FILES["emulator"]
+    return f"results/rounds/{target}/round{round_index}/emulator.npz"
+
+
+def simulator_file(simulator, target):
+    """The file a target's design with ``simulator`` reads: the CNN checkpoint, or the emulator
+    of the target's last round."""
+    if simulator == "emulator":
+        return emulator_file(target, ROUNDS)
+    return SIMULATOR_FILES[simulator]
+
 
 if len(TARGETS) != len(config["targets"]):
     raise ValueError("config targets: every target needs a unique name")
@@ -58,6 +76,7 @@ wildcard_constraints:
     simulator="|".join(SIMULATOR_FILES),
     shard=r"\d{5}",
     target=r"[A-Za-z0-9_-]+",
+    round=r"[1-9]\d*",
 
 
 def per_design(primary, compared):

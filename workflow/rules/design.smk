@@ -1,10 +1,11 @@
 # ABC-PMC inverse design of θ for each target η (docs/method.md §5), with the simulator of
-# design.simulator (the paper's CNN, or the emulator); design_compare runs the other one.
+# design.simulator (the paper's CNN, or the emulator); design_compare runs the other one. The
+# emulator's design reads the emulator of the target's last round (rounds.smk).
 
 
 rule design:
     input:
-        model=SIMULATOR_FILES[SIMULATOR],
+        model=lambda wildcards: simulator_file(SIMULATOR, wildcards.target),
         dataset="results/dataset.zarr",
     output:
         posterior="results/design/{target}/posterior.csv",
@@ -29,7 +30,7 @@ rule design:
 
 use rule design as design_compare with:
     input:
-        model=lambda wildcards: SIMULATOR_FILES[wildcards.simulator],
+        model=lambda wildcards: simulator_file(wildcards.simulator, wildcards.target),
         dataset="results/dataset.zarr",
     output:
         posterior="results/design/{target}/compare/{simulator}/posterior.csv",

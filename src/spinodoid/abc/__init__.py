@@ -58,6 +58,7 @@ from spinodoid.abc.kernels import (
 from spinodoid.abc.outputs import (
     generations_table,
     read_design_status,
+    read_posterior,
     read_theta_hat,
     write_design_outputs,
 )
@@ -98,6 +99,7 @@ __all__ = [
     "pmc_weights",
     "read_generations",
     "read_design_status",
+    "read_posterior",
     "read_theta_hat",
     "run_design",
     "simulator_of",

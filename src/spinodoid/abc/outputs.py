@@ -25,7 +25,13 @@ from spinodoid.abc.results import PARAM_NAMES, ABCResult, weighted_mean_std
 from spinodoid.abc.store import STAT_COLUMNS, generation_stats
 from spinodoid.formats.atomic import write_text_atomic
 
-__all__ = ["generations_table", "read_design_status", "read_theta_hat", "write_design_outputs"]
+__all__ = [
+    "generations_table",
+    "read_design_status",
+    "read_posterior",
+    "read_theta_hat",
+    "write_design_outputs",
+]
 
 
 def _summary_frame(result: ABCResult) -> pd.DataFrame:
@@ -125,6 +131,13 @@ def write_design_outputs(
     write_text_atomic(out / "generations.csv", summary.to_csv(index=False, float_format="%.10g"))
     theta_hat = _theta_hat_dict(result, info or {})
     write_text_atomic(out / "theta_hat.json", json.dumps(theta_hat, indent=1))
+
+
+def read_posterior(path: str | os.PathLike[str]) -> tuple[np.ndarray, np.ndarray]:
+    """The particles of a design's posterior.csv: θ float64 (P, 4) and normalised weights (P,)."""
+    frame = pd.read_csv(path)
+    weights = frame["weight"].to_numpy(dtype=np.float64)
+    return frame[list(PARAM_NAMES)].to_numpy(dtype=np.float64), weights / weights.sum()
 
 
 def read_theta_hat(path: str | os.PathLike[str]) -> np.ndarray:
