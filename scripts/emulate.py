@@ -1,11 +1,14 @@
-"""Rule `emulate`: fit the emulator of η(θ) on the train and val splits of the dataset and
-evaluate it on every split (spinodoid.surrogates.emulator)."""
+"""Rule `emulate`: fit the emulator of η(θ) on the train and val splits of the dataset, and its
+P(accepted | θ) on every candidate the sampler tried (the shards), and evaluate it on every
+split (spinodoid.surrogates.emulator, spinodoid.surrogates.acceptance)."""
 
 import logging
 
 import torch
 
 from spinodoid.formats.dataset import SPLITS, split_labels
+from spinodoid.formats.shards import read_candidates
+from spinodoid.surrogates.acceptance import fit_acceptance
 from spinodoid.surrogates.emulator import (
     evaluation_table,
     fit_emulator,
@@ -19,7 +22,11 @@ torch.set_num_threads(snakemake.threads)
 
 theta, eta = training_subset(*split_labels(snakemake.input.dataset, ("train", "val")))
 emulator = fit_emulator(
-    theta, eta, seed=snakemake.params.seed, meta={"dataset": snakemake.input.dataset}
+    theta,
+    eta,
+    seed=snakemake.params.seed,
+    meta={"dataset": snakemake.input.dataset},
+    acceptance=fit_acceptance(*read_candidates(snakemake.input.shards)),
 )
 save_emulator(emulator, snakemake.output.emulator)
 splits = {name: split_labels(snakemake.input.dataset, (name,)) for name in SPLITS}

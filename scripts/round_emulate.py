@@ -1,12 +1,13 @@
 """Rule `round_emulate`: the emulator refitted on the dataset's train and val structures and one
-target's round solves so far (spinodoid.rounds)."""
+target's round solves so far, its P(accepted | θ) on the sampler's and the rounds' candidates
+(spinodoid.rounds)."""
 
 import logging
 
 import torch
 
 from spinodoid.formats.dataset import split_labels
-from spinodoid.rounds import fit_round_emulator, read_round_solves
+from spinodoid.rounds import fit_round_acceptance, fit_round_emulator, read_round_solves
 from spinodoid.surrogates.emulator import save_emulator
 
 logging.basicConfig(filename=snakemake.log[0], level=logging.INFO)
@@ -21,5 +22,6 @@ emulator = fit_round_emulator(
     solved_eta,
     seed=snakemake.params.seed,
     meta={"dataset": snakemake.input.dataset, "rounds": list(snakemake.input.solves)},
+    acceptance=fit_round_acceptance(snakemake.input.shards, snakemake.input.solves),
 )
 save_emulator(emulator, snakemake.output.emulator)

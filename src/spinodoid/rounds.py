@@ -9,7 +9,8 @@ solver all over the prior. A round spends it where the answer is: for one target
 3. generates each structure under the dataset's acceptance rule and solves the accepted ones
    along x, y and z (:func:`solve_round`, one row per candidate, resumable);
 4. refits the emulator on the dataset's train and val structures plus every accepted solve of
-   rounds 1 … r of this target (:func:`fit_round_emulator`).
+   rounds 1 … r of this target (:func:`fit_round_emulator`), and its P(accepted | θ) on the
+   sampler's candidates plus every round candidate (:mod:`spinodoid.surrogates.acceptance`).
 
 The design of the last round's emulator is the target's design. Rounds are per target, so a new
 target plans only its own rounds, and all targets share the prior draws (the dataset). In the
@@ -36,11 +37,15 @@ from tqdm.auto import tqdm
 from spinodoid import AXES
 from spinodoid.abc.results import PARAM_NAMES
 from spinodoid.formats.atomic import write_text_atomic
+from spinodoid.formats.shards import read_candidates
+from spinodoid.surrogates.acceptance import AcceptanceModel, fit_acceptance
 from spinodoid.surrogates.emulator import Emulator, fit_emulator, training_subset
 from spinodoid.validation import EtaSolver, ResumableRows, derived_seeds, measure_structure
 
 __all__ = [
+    "fit_round_acceptance",
     "fit_round_emulator",
+    "read_round_candidates",
     "read_round_solves",
     "round_seeds",
     "round_theta",
@@ -123,6 +128,29 @@ def read_round_solves(paths: Sequence[str | os.PathLike[str]]) -> tuple[np.ndarr
     )
 
 
+def read_round_candidates(
+    paths: Sequence[str | os.PathLike[str]],
+) -> tuple[np.ndarray, np.ndarray]:
+    """θ float64 (n, 4) of every candidate of round files and whether it was accepted (n,)."""
+    frames = [pd.read_csv(path) for path in paths]
+    if not frames:
+        return np.empty((0, 4)), np.empty(0, dtype=bool)
+    frame = pd.concat(frames, ignore_index=True)
+    return frame[list(PARAM_NAMES)].to_numpy(dtype=np.float64), frame["accepted"].to_numpy(bool)
+
+
+def fit_round_acceptance(
+    shard_paths: Sequence[str | os.PathLike[str]], round_paths: Sequence[str | os.PathLike[str]]
+) -> AcceptanceModel:
+    """P(accepted | θ) on every candidate the sampler tried (shards) and every round candidate."""
+    sampler_theta, sampler_accepted = read_candidates(shard_paths)
+    round_theta_, round_accepted = read_round_candidates(round_paths)
+    return fit_acceptance(
+        np.concatenate([sampler_theta, round_theta_]),
+        np.concatenate([sampler_accepted, round_accepted]),
+    )
+
+
 def fit_round_emulator(
     dataset_theta: np.ndarray,
     dataset_eta: np.ndarray,
@@ -131,6 +159,7 @@ def fit_round_emulator(
     *,
     seed: int = 0,
     meta: Mapping[str, Any] | None = None,
+    acceptance: AcceptanceModel | None = None,
 ) -> Emulator:
     """The emulator on the dataset's train + val structures (at most
     :data:`~spinodoid.surrogates.emulator.MAX_TRAINING_STRUCTURES` of them) and every round
@@ -140,4 +169,4 @@ def fit_round_emulator(
     theta = np.concatenate([theta, np.asarray(solved_theta, dtype=np.float64).reshape(-1, 4)])
     eta = np.concatenate([eta, np.asarray(solved_eta, dtype=np.float64).reshape(-1, 3)])
     info = {"round_structures": int(len(solved_eta)), **dict(meta or {})}
-    return fit_emulator(theta, eta, seed=seed, meta=info)
+    return fit_emulator(theta, eta, seed=seed, meta=info, acceptance=acceptance)

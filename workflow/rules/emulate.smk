@@ -5,6 +5,7 @@
 rule emulate:
     input:
         dataset="results/dataset.zarr",
+        shards=expand("results/shards/shard_{shard}.h5", shard=SHARDS),
     output:
         emulator="results/emulator/emulator.npz",
         evaluation="results/emulator/evaluation.csv",

@@ -44,6 +44,7 @@ rule round_solve:
 rule round_emulate:
     input:
         dataset="results/dataset.zarr",
+        shards=expand("results/shards/shard_{shard}.h5", shard=SHARDS),
         solves=lambda wildcards: [
             f"results/rounds/{wildcards.target}/round{k}/solves.csv"
             for k in range(1, int(wildcards.round) + 1)

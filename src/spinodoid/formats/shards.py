@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import h5py
@@ -22,7 +23,7 @@ import numpy as np
 from spinodoid import __version__
 from spinodoid.formats.atomic import atomic_write
 
-__all__ = ["Shard", "read_shard_h5", "write_shard_h5"]
+__all__ = ["Shard", "read_candidates", "read_shard_h5", "write_shard_h5"]
 
 
 @dataclass
@@ -93,3 +94,14 @@ def read_shard_h5(path: str | os.PathLike, load_structures: bool = True) -> Shar
             rejected_theta=handle["rejected_theta"][...],
             rejected_reason=handle["rejected_reason"][...].astype("U5"),
         )
+
+
+def read_candidates(paths: Sequence[str | os.PathLike]) -> tuple[np.ndarray, np.ndarray]:
+    """Every candidate the sampler tried in these shards: θ float64 (n, 4) and whether it was
+    accepted, bool (n,) (accepted ones first within each shard)."""
+    theta, accepted = [np.empty((0, 4))], [np.empty(0, dtype=bool)]
+    for path in paths:
+        shard = read_shard_h5(path, load_structures=False)
+        theta += [shard.theta, shard.rejected_theta]
+        accepted += [np.ones(len(shard.theta), bool), np.zeros(len(shard.rejected_theta), bool)]
+    return np.concatenate(theta).astype(np.float64), np.concatenate(accepted)

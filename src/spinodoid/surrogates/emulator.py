@@ -56,10 +56,13 @@ the call except through the BLAS kernel of the matrix product (last bits, ~1e-12
 
 File format
 -----------
-:func:`save_emulator` writes one ``.npz`` (no pickles) with the arrays of :class:`Emulator` and
-a JSON string ``meta`` holding ``format`` (:data:`FORMAT_VERSION`), the fitted kernel, the
-training-set size and free-form fields (e.g. the dataset's path and the test metrics);
-:func:`load_emulator` refuses another format version.
+:func:`save_emulator` writes one ``.npz`` (no pickles) with the arrays of :class:`Emulator`,
+those of its P(accepted | θ) model when it has one (``acceptance_shift``, ``acceptance_scale``,
+``acceptance_coef``, ``acceptance_intercept``; :mod:`spinodoid.surrogates.acceptance`) and a
+JSON string ``meta`` holding ``format`` (:data:`FORMAT_VERSION`), the fitted kernel, the
+training-set size, the acceptance model's description and free-form fields (e.g. the
+dataset's path and the test metrics); :func:`load_emulator` reads format 1 (no acceptance
+model) and 2 and refuses any other.
 """
 
 from __future__ import annotations
@@ -80,6 +83,8 @@ import pandas as pd
 import torch
 from scipy.special import logit
 
+from spinodoid.surrogates.acceptance import AcceptanceModel
+
 __all__ = [
     "FORMAT_VERSION",
     "Emulator",
@@ -97,7 +102,8 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+_READABLE_FORMATS = (1, 2)
 _ETA_CLIP = 1e-6  # η is clipped to [clip, 1 − clip] before the logit
 _BLOCK_ROWS = 256  # θ rows per kernel block (3 · 256 × 3n float64: 3.5 MB at n = 192)
 _LOG_CHI2_BIAS = 1.2703628454614782  # −E[log χ²_1]: log u² of u ~ N(0, σ²) averages log σ² − this
@@ -155,6 +161,8 @@ class Emulator:
             :func:`noise_features`, shape (5,): ``log σ²_n(x) = noise_features(x) · noise_coef``.
         noise_clip: (low, high) bounds of that log variance (its range over the training rows).
         meta: JSON-able description (kernel, training size, metrics, …).
+        acceptance: P(accepted | θ) of the structures (None: every candidate counts as
+            accepted); the emulator simulator rejects candidates by it.
     """
 
     shift: np.ndarray
@@ -165,6 +173,7 @@ class Emulator:
     noise_coef: np.ndarray
     noise_clip: tuple[float, float]
     meta: dict[str, Any] = field(default_factory=dict)
+    acceptance: AcceptanceModel | None = None
 
     def noise_std(self, features: np.ndarray) -> np.ndarray:
         """Seed spread σ_n of logit η at :func:`direction_features` rows (…, 4) → (…)."""
@@ -285,6 +294,7 @@ def fit_emulator(
     restarts: int = 2,
     seed: int = 0,
     meta: Mapping[str, Any] | None = None,
+    acceptance: AcceptanceModel | None = None,
 ) -> Emulator:
     """Fit the emulator on solver results (module docstring, "Model").
 
@@ -296,6 +306,8 @@ def fit_emulator(
         restarts: extra L-BFGS-B starts of the marginal-likelihood fit (from ``seed``).
         seed: random state of the restarts (the fit is deterministic given it).
         meta: extra JSON-able fields stored with the emulator.
+        acceptance: P(accepted | θ) to carry
+            (:func:`spinodoid.surrogates.acceptance.fit_acceptance`).
 
     Returns:
         The fitted :class:`Emulator`.
@@ -352,6 +364,7 @@ def fit_emulator(
         noise_coef=coef,
         noise_clip=(float(log_var_logit.min()), float(log_var_logit.max())),
         meta=info,
+        acceptance=acceptance,
     )
     spread = np.exp(0.5 * log_var_logit)
     logger.info(
@@ -370,8 +383,19 @@ def save_emulator(emulator: Emulator, path: str | os.PathLike[str]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp.npz")
     meta = {**emulator.meta, "format": FORMAT_VERSION}
+    model = emulator.acceptance
+    acceptance = {}
+    if model is not None:
+        meta["acceptance"] = model.meta
+        acceptance = {
+            "acceptance_shift": model.shift,
+            "acceptance_scale": model.scale,
+            "acceptance_coef": model.coef,
+            "acceptance_intercept": np.float64(model.intercept),
+        }
     np.savez(
         tmp,
+        **acceptance,
         shift=emulator.shift,
         scale=emulator.scale,
         train_z=emulator.train_z,
@@ -392,9 +416,19 @@ def load_emulator(path: str | os.PathLike[str]) -> Emulator:
     """
     with np.load(Path(path), allow_pickle=False) as data:
         meta = json.loads(str(data["meta"]))
-        if meta.get("format") != FORMAT_VERSION:
+        if meta.get("format") not in _READABLE_FORMATS:
             raise ValueError(
-                f"{path}: emulator format {meta.get('format')!r}, expected {FORMAT_VERSION}"
+                f"{path}: emulator format {meta.get('format')!r}, expected one of "
+                f"{_READABLE_FORMATS}"
+            )
+        acceptance = None
+        if "acceptance_coef" in data:
+            acceptance = AcceptanceModel(
+                shift=data["acceptance_shift"],
+                scale=data["acceptance_scale"],
+                coef=data["acceptance_coef"],
+                intercept=float(data["acceptance_intercept"]),
+                meta=meta.get("acceptance", {}),
             )
         return Emulator(
             shift=data["shift"],
@@ -405,6 +439,7 @@ def load_emulator(path: str | os.PathLike[str]) -> Emulator:
             noise_coef=data["noise_coef"],
             noise_clip=tuple(float(v) for v in data["noise_clip"]),
             meta=meta,
+            acceptance=acceptance,
         )
 
 

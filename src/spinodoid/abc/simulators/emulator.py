@@ -40,6 +40,15 @@ mean η (0.4035, 0.5064, 0.5980), MAPE 0.83 % to the target, and (0.4021, 0.5059
 fresh structure per candidate); ``"mean"`` designs the mean η directly and is the choice when
 only θ̂ matters.
 
+The acceptance rule
+-------------------
+The CNN simulator gives a candidate whose structure fails the dataset's acceptance rule a NaN
+row (ρ = ∞). When the emulator carries a P(accepted | θ) model
+(:mod:`spinodoid.surrogates.acceptance`), candidate ``k`` is rejected the same way when
+``u_k ≥ P(accepted | θ_k)``, with ``u_k`` uniform on (0, 1) a pure function of its structure
+seed (its own hash stream), in both modes, so the two simulators target the same posterior. An
+emulator without the model (format 1) accepts every candidate.
+
 Pruning
 -------
 Given ``prune``, the simulator predicts η along x for every candidate, then along y only for the
@@ -62,13 +71,14 @@ from spinodoid.abc.sampler import Simulator
 from spinodoid.abc.seeds import evaluation_seeds
 from spinodoid.surrogates.emulator import Emulator, load_emulator
 
-__all__ = ["emulator_simulator", "seed_normals"]
+__all__ = ["emulator_simulator", "seed_accepted", "seed_normals"]
 
 logger = logging.getLogger(__name__)
 
 Mode = Literal["sample", "mean"]
 
 _NOISE_STREAM = 0xE6A1_7000  # streams of the two uniforms of direction i: _NOISE_STREAM + 2i (+1)
+_ACCEPT_STREAM = 0xACC3_0000  # stream of the uniform that decides a candidate's acceptance
 
 
 def seed_normals(seeds: np.ndarray, axis: int) -> np.ndarray:
@@ -85,6 +95,13 @@ def seed_normals(seeds: np.ndarray, axis: int) -> np.ndarray:
     u1 = (evaluation_seeds(_NOISE_STREAM + 2 * axis, seeds) + 0.5) / 2.0**32
     u2 = (evaluation_seeds(_NOISE_STREAM + 2 * axis + 1, seeds) + 0.5) / 2.0**32
     return np.sqrt(-2.0 * np.log(u1)) * np.cos(2.0 * np.pi * u2)
+
+
+def seed_accepted(seeds: np.ndarray, probability: np.ndarray) -> np.ndarray:
+    """Whether each structure seed's candidate passes, given P(accepted | θ): ``u < p``, with
+    ``u`` uniform on (0, 1) a pure function of the seed; (B,) int64 and (B,) float → (B,) bool."""
+    u = (evaluation_seeds(_ACCEPT_STREAM, np.asarray(seeds, dtype=np.int64)) + 0.5) / 2.0**32
+    return u < np.asarray(probability, dtype=np.float64)
 
 
 def emulator_simulator(
@@ -122,6 +139,9 @@ def emulator_simulator(
         index = np.asarray(evaluation_index, dtype=np.int64)
         eta = np.full((len(theta), 3), np.nan)
         active = np.arange(len(theta))
+        if model.acceptance is not None:
+            seeds = evaluation_seeds(base_seed, index)
+            active = active[seed_accepted(seeds, model.acceptance.probability(theta))]
         for axis in range(3):
             if len(active):
                 eta[active, axis] = axis_eta(theta[active], index[active], axis)
