@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
 import pytest
-from scipy.special import expit
+from scipy.special import expit, logit
 
 from spinodoid import abc
 from spinodoid.abc.simulators.emulator import emulator_simulator, seed_normals
@@ -90,7 +91,7 @@ def test_sample_mode_draws_over_the_candidate_seed(emulator):
     np.testing.assert_array_equal(eta, simulate(theta, index))
     mu, sigma = emulator.predict_logit(theta[:1])
     seed = abc.evaluation_seeds(9, np.array([7]))
-    z = np.array([seed_normals(seed, axis)[0] for axis in range(3)])
+    z = emulator.axis_mixing() @ np.array([seed_normals(seed, axis)[0] for axis in range(3)])
     np.testing.assert_allclose(eta[2], expit(mu[0] + sigma[0] * z), rtol=1e-9)
     other = emulator_simulator(emulator, base_seed=10)(theta, index)
     assert not np.allclose(other, eta)
@@ -103,6 +104,17 @@ def test_sample_mode_spread_is_the_emulators(emulator):
     mean, spread = emulator.predict(THETA_STAR[None])
     np.testing.assert_allclose(eta.mean(axis=0), mean[0], rtol=2e-3)
     np.testing.assert_allclose(eta.std(axis=0), spread[0], rtol=0.02)
+
+
+def test_sample_mode_correlates_the_axes_as_the_emulator_says(emulator):
+    correlated = dataclasses.replace(emulator, axis_correlation=-0.3)
+    theta = np.repeat(THETA_STAR[None], 20_000, axis=0)
+    eta = emulator_simulator(correlated, base_seed=2)(theta, np.arange(len(theta)))
+    mu, sigma = correlated.predict_logit(THETA_STAR[None])
+    z = (logit(eta) - mu) / sigma
+    pairs = np.corrcoef(z.T)[np.triu_indices(3, k=1)]
+    np.testing.assert_allclose(pairs, -0.3, atol=0.03)
+    np.testing.assert_allclose(z.std(axis=0), 1.0, atol=0.03)
 
 
 def test_mean_mode_ignores_the_seed(emulator):

@@ -123,6 +123,19 @@ def test_fit_is_deterministic():
     np.testing.assert_array_equal(again.noise_coef, first.noise_coef)
 
 
+def test_recovers_the_correlation_of_a_structures_axes():
+    rng = np.random.default_rng(4)
+    theta = sample_prior(rng, 150)
+    rho = -0.3
+    mixing = np.linalg.cholesky((1 - rho) * np.eye(3) + rho * np.ones((3, 3)))
+    noise = NOISE * rng.standard_normal((150, 3)) @ mixing.T
+    fitted = em.fit_emulator(theta, expit(true_logit(theta) + noise), restarts=0)
+    assert fitted.axis_correlation == pytest.approx(rho, abs=0.12)
+    assert fitted.meta["axis_correlation"] == fitted.axis_correlation
+    independent = em.fit_emulator(*synthetic(150, 5), restarts=0)
+    assert abs(independent.axis_correlation) < 0.12
+
+
 def test_save_load_roundtrip(fitted, tmp_path):
     path = tmp_path / "sub" / "emulator.npz"
     em.save_emulator(fitted, path)
@@ -131,6 +144,7 @@ def test_save_load_roundtrip(fitted, tmp_path):
     for a, b in zip(fitted.predict(theta), loaded.predict(theta), strict=True):
         np.testing.assert_array_equal(a, b)
     assert loaded.meta["dataset"] == "synthetic" and loaded.meta["structures"] == 120
+    assert loaded.axis_correlation == fitted.axis_correlation
     with np.load(path) as data:
         arrays = {k: data[k] for k in data.files}
     arrays["meta"] = np.array(json.dumps({**loaded.meta, "format": em.FORMAT_VERSION + 1}))

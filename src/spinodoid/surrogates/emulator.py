@@ -40,6 +40,11 @@ multiplier; then the GP is refitted with these per-row noise variances. At predi
 variance is clipped to its range over the training rows. ``heteroscedastic=False`` keeps the
 white noise.
 
+One structure's three η share its seed, so their seed effects correlate: the emulator keeps the
+correlation of the final fit's standardised leave-one-out residuals between the axes of a
+structure, pooled over the three pairs (:attr:`Emulator.axis_correlation`; on the N = 64 demo
+data about −0.2), and the emulator simulator draws the three axes' normals correlated by it.
+
 Prediction
 ----------
 :meth:`Emulator.predict_logit` evaluates the posterior mean of the GP from the fitted
@@ -163,6 +168,8 @@ class Emulator:
         meta: JSON-able description (kernel, training size, metrics, …).
         acceptance: P(accepted | θ) of the structures (None: every candidate counts as
             accepted); the emulator simulator rejects candidates by it.
+        axis_correlation: correlation between one structure's seed effects on logit η along
+            two axes (module docstring, "Seed spread"); 0 for a format-1 file.
     """
 
     shift: np.ndarray
@@ -174,6 +181,14 @@ class Emulator:
     noise_clip: tuple[float, float]
     meta: dict[str, Any] = field(default_factory=dict)
     acceptance: AcceptanceModel | None = None
+    axis_correlation: float = 0.0
+
+    def axis_mixing(self) -> np.ndarray:
+        """Lower Cholesky factor L (3, 3) of the axes' correlation matrix (1 on the diagonal,
+        :attr:`axis_correlation` elsewhere): ``Z = L N`` with N ~ N(0, I) gives one structure's
+        correlated standard normals of x, y, z, Z_i depending on N_0 … N_i only."""
+        rho = self.axis_correlation
+        return np.linalg.cholesky((1.0 - rho) * np.eye(3) + rho * np.ones((3, 3)))
 
     def noise_std(self, features: np.ndarray) -> np.ndarray:
         """Seed spread σ_n of logit η at :func:`direction_features` rows (…, 4) → (…)."""
@@ -258,14 +273,29 @@ def _gp_fit(x: np.ndarray, y: np.ndarray, kernel, alpha, restarts: int, seed: in
         return gpr.fit(x, y)
 
 
-def _loo_log_noise(gpr, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Regression of the log squared standardised leave-one-out residuals on
-    :func:`noise_features`; returns (coefficients (5,), fitted log multipliers (m,))."""
+def _loo_standardised(gpr) -> np.ndarray:
+    """Leave-one-out residuals of a fitted GP divided by their predictive std, (m,): about
+    N(0, 1) where the noise model is right."""
     from scipy.linalg import solve_triangular
 
     inverse_l = solve_triangular(gpr.L_, np.eye(len(gpr.L_)), lower=True)
     k_inv_diag = np.sum(inverse_l * inverse_l, axis=0)
-    standardised = gpr.alpha_.reshape(-1) / np.sqrt(k_inv_diag)  # ~ N(0, 1) if homoscedastic
+    return gpr.alpha_.reshape(-1) / np.sqrt(k_inv_diag)
+
+
+def _axis_correlation(standardised: np.ndarray) -> float:
+    """Correlation of one structure's standardised residuals between its axes, pooled over the
+    three pairs (axis symmetry), from the pooled rows ``(3n,)`` (axis-major); clipped to
+    [−0.45, 0.9] so that the 3 × 3 correlation matrix stays positive definite."""
+    per_axis = standardised.reshape(3, -1)
+    pairs = np.corrcoef(per_axis)[np.triu_indices(3, k=1)]
+    return float(np.clip(np.mean(pairs), -0.45, 0.9))
+
+
+def _loo_log_noise(gpr, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Regression of the log squared standardised leave-one-out residuals on
+    :func:`noise_features`; returns (coefficients (5,), fitted log multipliers (m,))."""
+    standardised = _loo_standardised(gpr)  # ~ N(0, 1) if homoscedastic
     design = noise_features(x)
     log_sq = np.log(np.maximum(standardised**2, 1e-10)) + _LOG_CHI2_BIAS
     coef = np.linalg.lstsq(design, log_sq, rcond=None)[0]
@@ -336,6 +366,7 @@ def fit_emulator(
         smooth_fitted = gpr.kernel_
     else:
         smooth_fitted = gpr.kernel_.k1
+    correlation = _axis_correlation(_loo_standardised(gpr))
     constant = float(smooth_fitted.k1.constant_value)
     length = np.asarray(smooth_fitted.k2.length_scale, dtype=np.float64)
     y_std = float(np.asarray(gpr._y_train_std))
@@ -353,6 +384,7 @@ def fit_emulator(
         "y_std": y_std,
         "log_marginal_likelihood": float(gpr.log_marginal_likelihood_value_),
         "structures": len(theta),
+        "axis_correlation": correlation,
         **dict(meta or {}),
     }
     emulator = Emulator(
@@ -365,6 +397,7 @@ def fit_emulator(
         noise_clip=(float(log_var_logit.min()), float(log_var_logit.max())),
         meta=info,
         acceptance=acceptance,
+        axis_correlation=correlation,
     )
     spread = np.exp(0.5 * log_var_logit)
     logger.info(
@@ -403,6 +436,7 @@ def save_emulator(emulator: Emulator, path: str | os.PathLike[str]) -> None:
         y_mean=np.float64(emulator.y_mean),
         noise_coef=emulator.noise_coef,
         noise_clip=np.asarray(emulator.noise_clip, dtype=np.float64),
+        axis_correlation=np.float64(emulator.axis_correlation),
         meta=np.array(json.dumps(meta)),
     )
     os.replace(tmp, path)
@@ -440,6 +474,7 @@ def load_emulator(path: str | os.PathLike[str]) -> Emulator:
             noise_clip=tuple(float(v) for v in data["noise_clip"]),
             meta=meta,
             acceptance=acceptance,
+            axis_correlation=float(data["axis_correlation"]) if "axis_correlation" in data else 0.0,
         )
 
 

@@ -13,10 +13,14 @@ Modes
 ``s = evaluation_seeds(base_seed, k)``, exactly as the CNN simulator seeds its structure, and
 the emulator draws η for it from its predictive distribution over structures,
 
-    η_i = sigmoid(μ_i(θ) + σ_n · Z_i),   Z_i ~ N(0, 1),
+    η_i = sigmoid(μ_i(θ) + σ_n · Z_i),   Z = L N,   N_k ~ N(0, 1) independent,
 
-with ``Z_i`` a pure function of ``(s, i)`` (Box–Muller on two 32-bit hashes of the seed,
-:func:`seed_normals`). This is the paper's posterior with the CNN and the generated structure
+with ``N_k`` a pure function of ``(s, k)`` (Box–Muller on two 32-bit hashes of the seed,
+:func:`seed_normals`) and ``L`` the Cholesky factor of the axes' correlation matrix
+(:meth:`spinodoid.surrogates.emulator.Emulator.axis_mixing`): one structure's η_x, η_y, η_z
+share its seed, so their seed effects correlate as the training structures' do. ``L`` is lower
+triangular, so ``Z_x`` needs ``N_0`` only and a pruned candidate's later axes are never drawn.
+This is the paper's posterior with the CNN and the generated structure
 replaced by the emulator: the seed's effect on η is part of what ρ ≤ τ must overcome, and a
 candidate is a (virtual) structure, not a θ.
 
@@ -122,13 +126,15 @@ def emulator_simulator(
         raise ValueError(f"mode must be 'sample' or 'mean', got {mode!r}")
     model = emulator if isinstance(emulator, Emulator) else load_emulator(emulator)
     logger.info("emulator simulator (%s): %s", mode, model.meta.get("model", "?"))
+    mixing = model.axis_mixing()
 
     def axis_eta(theta: np.ndarray, index: np.ndarray, axis: int) -> np.ndarray:
         if mode == "mean":
             return model.predict(theta, axes=(axis,))[0][:, 0]
         mu, sigma = model.predict_logit(theta, axes=(axis,))
         seeds = evaluation_seeds(base_seed, index)
-        return expit(mu[:, 0] + sigma[:, 0] * seed_normals(seeds, axis))
+        z = sum(mixing[axis, k] * seed_normals(seeds, k) for k in range(axis + 1))
+        return expit(mu[:, 0] + sigma[:, 0] * z)
 
     def simulate(
         theta: np.ndarray,
