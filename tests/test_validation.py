@@ -30,6 +30,7 @@ from spinodoid.validation import (
     paper_results_for,
     rejected_rows,
     solver_eta,
+    spread_table,
     summarize,
     upscale_structures,
     upscaled_size,
@@ -340,3 +341,23 @@ def test_comparison_table_puts_the_designs_side_by_side():
     per_structure = [0.25, 0.0, 0.0, 0.25, 0.4, 0.0]  # |η − target| / target, two structures
     assert first["mape_percent"] == pytest.approx(100 * np.mean(per_structure))
     assert table.iloc[1]["structures"] == 1 and math.isnan(first["std_a_y"])
+
+
+def test_spread_table_sets_measured_against_predicted_spread():
+    rng = np.random.default_rng(0)
+    eta = np.array([0.4, 0.5, 0.6]) + rng.normal(0.0, [0.004, 0.008, 0.006], size=(30, 3))
+    frame = pd.DataFrame({f"eta_solver_{axis}": eta[:, k] for k, axis in enumerate("xyz")})
+    frame["accepted"] = True
+    frame.loc[29, ["eta_solver_x", "eta_solver_y", "eta_solver_z", "accepted"]] = [
+        np.nan,
+        np.nan,
+        np.nan,
+        False,
+    ]
+    table = spread_table(frame, np.array([0.4, 0.5, 0.6]), np.array([0.004, 0.004, 0.012]))
+    assert table["structures"].tolist() == [29, 29, 29]
+    np.testing.assert_allclose(table["measured_std"], eta[:29].std(axis=0, ddof=1))
+    np.testing.assert_allclose(table["measured_std_se"], table["measured_std"] / np.sqrt(56))
+    np.testing.assert_allclose(table["ratio"], [0.004, 0.004, 0.012] / table["measured_std"])
+    assert table["ratio"].iloc[0] == pytest.approx(1.0, abs=0.35)  # right within its noise
+    assert table["ratio"].iloc[1] < 0.7 and table["ratio"].iloc[2] > 1.4  # under, over

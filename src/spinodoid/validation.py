@@ -52,6 +52,7 @@ __all__ = [
     "validate_structures",
     "upscale_structures",
     "summarize",
+    "spread_table",
     "paper_results_for",
     "IncompleteDesignError",
     "design_status_table",
@@ -381,6 +382,41 @@ def summarize(frame: pd.DataFrame, target: Sequence[float], paper_key: str) -> p
                     "paper_mean": paper[1][key][k] if paper else math.nan,
                 }
             )
+    return pd.DataFrame(rows)
+
+
+def spread_table(frame: pd.DataFrame, predicted_mean: np.ndarray, predicted_spread: np.ndarray):
+    """The seed spread at θ̂: measured between the validation structures against predicted.
+
+    Args:
+        frame: output of :func:`validate_structures` (rejected candidates are left out).
+        predicted_mean, predicted_spread: E[η] and std[η] over structures at θ̂ along x, y, z,
+            shape (3,) each (e.g. :meth:`spinodoid.surrogates.emulator.Emulator.predict`).
+
+    Returns:
+        One row per direction: ``direction``, ``structures``, ``measured_mean``,
+        ``predicted_mean``, ``measured_std`` (ddof = 1), ``measured_std_se`` (its standard
+        error for normal data, std / √(2(n − 1))), ``predicted_std`` and ``ratio``
+        (predicted / measured).
+    """
+    frame = accepted_rows(frame)
+    rows = []
+    for k, axis in enumerate(AXES):
+        values = frame[f"eta_solver_{axis}"].to_numpy(dtype=np.float64)
+        n = len(values)
+        measured = float(values.std(ddof=1)) if n > 1 else math.nan
+        rows.append(
+            {
+                "direction": axis,
+                "structures": n,
+                "measured_mean": float(values.mean()),
+                "predicted_mean": float(predicted_mean[k]),
+                "measured_std": measured,
+                "measured_std_se": measured / math.sqrt(2 * (n - 1)) if n > 1 else math.nan,
+                "predicted_std": float(predicted_spread[k]),
+                "ratio": float(predicted_spread[k]) / measured if n > 1 else math.nan,
+            }
+        )
     return pd.DataFrame(rows)
 
 

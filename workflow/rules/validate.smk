@@ -62,3 +62,18 @@ use rule validate as validate_compare with:
         max_attempts=config["sample"]["max_attempts_per_structure"],
         simulate=science("simulate"),
         rows="results/validate/{target}/compare/{simulator}.rows.json",
+
+
+rule check_spread:
+    input:
+        table="results/validate/{target}.csv",
+        theta_hat="results/design/{target}/theta_hat.json",
+        emulator=lambda wildcards: simulator_file("emulator", wildcards.target),
+    output:
+        spread="results/validate/{target}_spread.csv",
+    log:
+        "logs/check_spread/{target}.log",
+    conda:
+        "../../envs/cpu.yaml"
+    script:
+        "../../scripts/check_spread.py"
