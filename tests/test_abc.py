@@ -456,6 +456,17 @@ def test_too_anisotropic_target_refused():
         _run(scaled, [0.25, 0.16, 0.25], prior, [100.0], pilot_size=256)
 
 
+def test_reachability_leaves_out_rejected_pilot_candidates():
+    rng = np.random.default_rng(0)
+    pilot = rng.uniform(0.2, 0.6, size=(100, 3))
+    pilot[::3] = np.nan  # structures the acceptance rule rejected
+    abc.check_reachable(np.array([0.3, 0.4, 0.5]), pilot)
+    with pytest.raises(abc.UnreachableTargetError, match="outside what the prior produces"):
+        abc.check_reachable(np.array([0.9, 0.4, 0.5]), pilot)
+    with pytest.raises(abc.UnreachableTargetError, match="no prior draw"):
+        abc.check_reachable(np.array([0.3, 0.4, 0.5]), np.full((10, 3), np.nan))
+
+
 def test_pilot_candidates_seed_generation_zero():
     prior = Box(0.0, 1.0, 2)
     sim = GaussianLocation()

@@ -38,13 +38,20 @@ def check_reachable(target: np.ndarray, pilot_eta: np.ndarray, margin: float = 0
 
     Args:
         target: target η, shape (k,), each in (0, 1).
-        pilot_eta: simulated η' of prior draws, shape (M, k), each in (0, 1).
+        pilot_eta: simulated η' of prior draws, shape (M, k), each in (0, 1); rows with a NaN
+            (candidates the acceptance rule rejected, ρ = ∞) are left out.
         margin: relative widening of the pilot ranges (dimensionless, ≥ 0).
 
     Raises:
         UnreachableTargetError: naming the first feature out of range.
     """
-    pilot = np.clip(np.asarray(pilot_eta, dtype=np.float64), 1e-9, 1.0 - 1e-9)
+    pilot = np.asarray(pilot_eta, dtype=np.float64)
+    pilot = np.clip(pilot[~np.isnan(pilot).any(axis=1)], 1e-9, 1.0 - 1e-9)
+    if len(pilot) == 0:
+        raise UnreachableTargetError(
+            f"target eta={np.round(target, 4).tolist()}: no prior draw of the pilot passed the "
+            "acceptance rule, so nothing is known of what the prior produces"
+        )
     feats = _target_features(pilot)
     lo, hi = feats.min(axis=0), feats.max(axis=0)
     pad = margin * (hi - lo)
