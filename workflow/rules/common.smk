@@ -97,7 +97,7 @@ def get_final_output():
     per_target = [
         "results/design/{target}/theta_hat.json",
         "results/validate/{target}.csv",
-        "results/validate/{target}_spread.csv",
+        "results/validate/{target}/spread.csv",
         "results/upscale/{target}.csv",
         "results/export/{target}.stl",
         "results/figures/{target}_posterior.png",

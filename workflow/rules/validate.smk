@@ -70,7 +70,7 @@ rule check_spread:
         theta_hat="results/design/{target}/theta_hat.json",
         emulator=lambda wildcards: simulator_file("emulator", wildcards.target),
     output:
-        spread="results/validate/{target}_spread.csv",
+        spread="results/validate/{target}/spread.csv",
     log:
         "logs/check_spread/{target}.log",
     conda:
