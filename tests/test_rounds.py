@@ -18,28 +18,7 @@ from spinodoid.rounds import (
 from spinodoid.structures.prior import sample_prior
 from spinodoid.surrogates.emulator import direction_features
 from spinodoid.validation import ResumableRows
-
-#: θ at which some N = 24 structures fail the acceptance rule (tests/test_validation.py).
-SOMETIMES_DISCONNECTED = (0.15, 0.15, 0.3, 0.2)
-
-
-def porosity_solver(voxels: np.ndarray, level_set: np.ndarray | None, axis: int) -> float:
-    """A stand-in solver: porosity plus 0.01 per axis index."""
-    return float(1.0 - voxels.mean()) + 0.01 * axis
-
-
-class KilledAfter:
-    """The stand-in solver, interrupted (as by a kill) after ``calls`` solves."""
-
-    def __init__(self, calls: int) -> None:
-        self.left, self.calls = calls, 0
-
-    def __call__(self, voxels, level_set, axis):
-        if self.left == 0:
-            raise KeyboardInterrupt
-        self.left -= 1
-        self.calls += 1
-        return porosity_solver(voxels, level_set, axis)
+from tests.stand_ins import SOMETIMES_DISCONNECTED, KilledAfter, porosity_solver
 
 
 def test_round_theta_draws_by_weight_without_replacement_when_it_can():
@@ -74,7 +53,7 @@ def test_a_killed_round_resumes_from_the_rows_it_kept(tmp_path):
     frame = solve_round(theta, seeds, 24, resumed, ResumableRows(path, signature))
     fresh = solve_round(theta, seeds, 24, porosity_solver)
     accepted_later = int(fresh["accepted"].iloc[len(kept) :].sum())
-    assert resumed.calls == 3 * accepted_later  # only the structures not yet kept
+    assert resumed.solved == 3 * accepted_later  # only the structures not yet kept
     pd.testing.assert_frame_equal(
         frame.drop(columns="solver_seconds"), fresh.drop(columns="solver_seconds")
     )

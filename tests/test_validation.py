@@ -38,13 +38,9 @@ from spinodoid.validation import (
     validate_structures,
     write_table,
 )
+from tests.stand_ins import SOMETIMES_DISCONNECTED, KilledAfter, porosity_solver
 
 THETA = (0.1, 0.12, 0.2, 0.6)
-
-
-def porosity_solver(voxels: np.ndarray, level_set: np.ndarray | None, axis: int) -> float:
-    """A stand-in solver: porosity plus 0.01 per axis index (η of a straight channel + offset)."""
-    return float(1.0 - voxels.mean()) + 0.01 * axis
 
 
 class RecordingSolver:
@@ -224,9 +220,6 @@ def test_make_solver_calls_the_configured_solver_on_a_straight_channel():
 
 # θ̂ whose structures at N = 24 percolate for some seeds only: seeds 0-11 give
 # rejected, rejected, accepted, rejected, rejected, rejected, accepted, rejected, ... (pore phase).
-SOMETIMES_DISCONNECTED = (0.15, 0.15, 0.3, 0.2)
-
-
 def test_validation_draws_fresh_seeds_until_enough_structures_are_accepted():
     frame = validate_structures(SOMETIMES_DISCONNECTED, range(40), 24, porosity_solver, count=3)
     accepted = accepted_rows(frame)
@@ -247,19 +240,6 @@ def test_validation_draws_fresh_seeds_until_enough_structures_are_accepted():
 def test_validation_refuses_when_the_seeds_run_out():
     with pytest.raises(NotEnoughStructuresError, match="only 1 of 4 structures"):
         validate_structures(SOMETIMES_DISCONNECTED, range(4), 24, porosity_solver, count=2)
-
-
-class KilledAfter:
-    """A solver that raises (as a killed job stops) after ``calls`` solves."""
-
-    def __init__(self, calls: int) -> None:
-        self.left = calls
-
-    def __call__(self, voxels, level_set, axis):
-        if self.left == 0:
-            raise KeyboardInterrupt
-        self.left -= 1
-        return porosity_solver(voxels, level_set, axis)
 
 
 def test_validation_resumes_from_the_rows_it_kept(tmp_path):
