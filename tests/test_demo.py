@@ -107,6 +107,7 @@ PER_TARGET_RULES = {
     "figure_renders",
     "design_compare",
     "validate_compare",
+    "check_spread",
 }
 #: A target's sequential emulator rounds (workflow/rules/rounds.smk): one job per round each.
 ROUND_RULES = {"round_design", "round_solve", "round_emulate"}
