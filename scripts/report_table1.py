@@ -10,11 +10,9 @@ from spinodoid.plotting import table_html
 
 logging.basicConfig(filename=snakemake.log[0], level=logging.INFO)
 
+tables = {"cnn": snakemake.input.evaluation, "emulator": snakemake.input.emulator}
 table = pd.concat(
-    [
-        pd.read_csv(snakemake.input.evaluation).assign(model="cnn"),
-        pd.read_csv(snakemake.input.emulator).assign(model="emulator"),
-    ],
+    [pd.read_csv(path).assign(model=name) for name, path in tables.items() if path],
     ignore_index=True,
 )
 table = table[["model", *[c for c in table.columns if c != "model"]]]

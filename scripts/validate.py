@@ -32,7 +32,9 @@ torch.set_num_threads(snakemake.threads)
 params, target, name = snakemake.params, snakemake.params.target, snakemake.wildcards.target
 candidates = derived_seeds(params.seed, name, "validate", params.structures * params.max_attempts)
 device = resolve_device(snakemake.config["design"]["device"])
-model, _ = load_model(snakemake.input.model, device)
+# No CNN when no design uses it (the workflow then trains none): solver η only.
+model_path = snakemake.input.model or None
+model = load_model(model_path, device)[0] if model_path else None
 settings = SolverSettings.from_config({**snakemake.config["simulate"], **params.simulate})
 if settings.solver in ("lbm", "multigrid"):  # taichi uses the job's threads, not every core
     init_backend(settings.arch, cpu_threads=snakemake.threads)
@@ -42,7 +44,7 @@ signature = {
     "size": params.size,
     "seed": params.seed,
     "simulate": params.simulate,
-    "model": file_digest(snakemake.input.model),
+    "model": file_digest(model_path) if model_path else None,
 }
 rows = ResumableRows(snakemake.params.rows, signature)
 frame = validate_structures(

@@ -96,6 +96,19 @@ def test_validation_figure_plots_solver_against_cnn():
     assert (crosses[0].get_xdata()[0], crosses[0].get_ydata()[0]) == (0.498, 0.499)
 
 
+def test_validation_figure_without_a_cnn_shows_the_solver_against_the_target():
+    frame = pd.DataFrame(
+        {"eta_solver_x": [0.38, 0.41], "eta_solver_y": [0.5, 0.52], "eta_solver_z": [0.6, 0.58]}
+    )
+    fig = plotting.validation_figure(frame, (0.4, 0.5, 0.6), None)
+    for k, axis in enumerate("xyz"):
+        points, mean, target = fig.axes[k].lines[:3]
+        np.testing.assert_allclose(points.get_xdata(), frame[f"eta_solver_{axis}"])
+        assert mean.get_xdata()[0] == pytest.approx(frame[f"eta_solver_{axis}"].mean())
+        assert target.get_xdata()[0] == (0.4, 0.5, 0.6)[k]
+    assert fig.axes[0].get_title() == "x: target 0.4, mean -1.25 %"
+
+
 def test_table_html_shows_rounded_values_and_blank_nan():
     frame = pd.DataFrame({"direction": ["x"], "mean": [0.401234567], "paper_mean": [np.nan]})
     html = plotting.table_html(frame, "Mean η", "a note", digits=3)

@@ -176,14 +176,17 @@ def posterior_figure(
 def validation_figure(
     frame: pd.DataFrame, target: Sequence[float], paper: Mapping[str, Sequence[float]] | None
 ) -> Figure:
-    """CNN vs solver η of the structures at θ̂, one panel per direction (paper Figs. 8–9).
+    """CNN vs solver η of the structures at θ̂, one panel per direction (paper Figs. 8–9); the
+    solver's η per structure against the target when ``frame`` has no CNN columns.
 
     Args:
         frame: rows of :func:`spinodoid.validation.validate_structures` with ``eta_solver_*``
-            and ``eta_cnn_*``.
+            and, when a CNN scored them, ``eta_cnn_*``.
         target: the target (η_x, η_y, η_z), drawn as dotted lines.
         paper: the paper's means (``"solver"`` and ``"cnn"``) drawn as a red cross, or None.
     """
+    if "eta_cnn_x" not in frame:
+        return _solver_validation_figure(frame, target, paper)
     fig = Figure(figsize=(10.5, 3.7), layout="constrained")
     for k, ax in enumerate(fig.subplots(1, 3)):
         axis = AXES[k]
@@ -202,6 +205,26 @@ def validation_figure(
         ax.set(xlabel=f"solver η_{axis}", ylabel=f"CNN η_{axis}")
         ax.set_title(f"{axis}: target {target[k]:.3g}, {len(solver)} structures", fontsize=9)
     fig.axes[0].legend(fontsize=7, loc="lower right")
+    return fig
+
+
+def _solver_validation_figure(
+    frame: pd.DataFrame, target: Sequence[float], paper: Mapping[str, Sequence[float]] | None
+) -> Figure:
+    """Solver η of each structure at θ̂ (one panel per direction), its mean and the target."""
+    fig = Figure(figsize=(10.5, 3.2), layout="constrained")
+    for k, ax in enumerate(fig.subplots(1, 3)):
+        axis = AXES[k]
+        solver = frame[f"eta_solver_{axis}"].to_numpy()
+        ax.plot(solver, np.arange(len(solver)), "o", ms=4, color=f"C{k}", label="structures")
+        ax.axvline(solver.mean(), color="k", lw=1.5, label="mean")
+        ax.axvline(target[k], color="0.3", ls=":", lw=1, label="target")
+        if paper is not None:
+            ax.axvline(paper["solver"][k], color="C3", ls="--", lw=1, label="paper")
+        error = 100 * (solver.mean() / target[k] - 1)
+        ax.set(xlabel=f"solver η_{axis}", ylabel="structure", yticks=[])
+        ax.set_title(f"{axis}: target {target[k]:.3g}, mean {error:+.2f} %", fontsize=9)
+    fig.axes[0].legend(fontsize=7, loc="best")
     return fig
 
 

@@ -19,6 +19,9 @@ ROUNDS = config["rounds"]["count"]
 COMPARED = (
     [s for s in SIMULATOR_FILES if s != SIMULATOR] if config["design"]["compare_simulators"] else []
 )
+# The CNN is trained (and scores the validation structures) only when a design uses it.
+USES_CNN = "cnn" in (SIMULATOR, *COMPARED)
+CNN_MODEL = SIMULATOR_FILES["cnn"] if USES_CNN else []
 
 
 def emulator_file(target, round_index):
@@ -108,9 +111,11 @@ def get_final_output():
         "results/sample/rejection_stats.csv",
         "results/dataset.zarr",
         "results/dataset/summary.csv",
-        "results/model/best.pt",
-        "results/model/metrics.csv",
-        "results/model/evaluation.csv",
+        *(
+            ["results/model/best.pt", "results/model/metrics.csv", "results/model/evaluation.csv"]
+            if USES_CNN
+            else []
+        ),
         "results/figures/examples.png",
         "results/validate/summary.html",
         "results/model/table1.html",

@@ -116,7 +116,7 @@ rule report_validation:
 
 rule report_table1:
     input:
-        evaluation="results/model/evaluation.csv",
+        evaluation="results/model/evaluation.csv" if USES_CNN else [],
         emulator="results/emulator/evaluation.csv",
     output:
         html=report(

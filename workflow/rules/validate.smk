@@ -4,7 +4,7 @@
 rule validate:
     input:
         theta_hat="results/design/{target}/theta_hat.json",
-        model="results/model/best.pt",
+        model=CNN_MODEL,
     output:
         table="results/validate/{target}.csv",
         summary="results/validate/{target}_summary.csv",
@@ -44,7 +44,7 @@ rule validate:
 use rule validate as validate_compare with:
     input:
         theta_hat="results/design/{target}/compare/{simulator}/theta_hat.json",
-        model="results/model/best.pt",
+        model=CNN_MODEL,
     output:
         table="results/validate/{target}/compare/{simulator}.csv",
         summary="results/validate/{target}/compare/{simulator}_summary.csv",
