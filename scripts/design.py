@@ -35,6 +35,7 @@ run_design(
     precision=cfg["precision"],
     kernel=cfg["kernel"],
     kernel_log_a=cfg["kernel_log_a"],
+    emulator_mode=cfg["emulator_mode"],
     seed=design_seed(snakemake.params.seed, name),
     name=name,
     reference_eta=read_labels(snakemake.input.dataset)[0],

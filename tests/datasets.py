@@ -12,6 +12,8 @@ import numpy as np
 
 from spinodoid.formats.dataset import assemble_dataset
 from spinodoid.formats.shards import Shard, write_shard_h5
+from spinodoid.structures.grf import generate_structure
+from spinodoid.structures.prior import sample_prior
 
 SIZE = 8  # structure size N of the synthetic shards; block counts are 4^3
 
@@ -45,3 +47,26 @@ def assemble_store(shards, out: Path, counts=(5, 3, 2), seed: int = 3) -> Path:
     return assemble_dataset(
         shard_paths, eta_paths, out, *counts, split_seed=seed, attrs={"config": {"seed": seed}}
     )
+
+
+def learnable_eta(structure: np.ndarray) -> np.ndarray:
+    """A porosity-dominated η per direction, in (0, 1): 0.9 ε^1.5 for x, y and z."""
+    eps = 1.0 - structure.mean()
+    return np.full(3, 0.9 * eps**1.5)
+
+
+def write_learnable_store(root: Path, n_train: int, n_val: int, n_test: int, size: int) -> Path:
+    """A zarr store of GRF structures (N = ``size``) with :func:`learnable_eta`, assembled."""
+    n = n_train + n_val + n_test
+    theta = sample_prior(np.random.default_rng(0), n)
+    structures = np.stack([generate_structure(t, i, size) for i, t in enumerate(theta)])
+    shard = Shard(0, size, 0, structures, theta, np.arange(n, dtype=np.int64))
+    write_shard_h5(shard, root / "shard_00000.h5")
+    with h5py.File(root / "shard_00000.eta.h5", "w") as f:
+        f["eta"] = np.stack([learnable_eta(s) for s in structures])
+        f["converged"] = np.ones((n, 3), dtype=bool)
+        f.attrs.update(solver="test", interface="voxel")
+    return assemble_dataset(
+        [root / "shard_00000.h5"], [root / "shard_00000.eta.h5"], root / "dataset.zarr",
+        n_train, n_val, n_test, split_seed=1,
+    )  # fmt: skip

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 
 import numpy as np
@@ -260,3 +261,20 @@ def test_run_design_takes_an_emulator_file(emulator, target, tmp_path):
     assert '"simulator": "emulator"' in written
     mean, _ = emulator.predict(result.posterior_mean()[None])
     assert 100 * np.mean(np.abs(mean[0] - target) / target) < 10**0.5
+
+
+def test_run_design_in_mean_mode_scores_the_mean_eta(emulator, target, tmp_path):
+    path = tmp_path / "emulator.npz"
+    em.save_emulator(emulator, path)
+    kwargs = dict(
+        particles=64, log10_tolerances=(2.0, 1.0, 0.5), batch_size=512, max_evaluations=200_000,
+        device="cpu", seed=3, progress=False,
+    )  # fmt: skip
+    result = abc.run_design(path, target, tmp_path / "mean", emulator_mode="mean", **kwargs)
+    written = json.loads((tmp_path / "mean" / "theta_hat.json").read_text())
+    assert written["emulator_mode"] == "mean"
+    # every particle's mean η is within the last tolerance (in sample mode only its draw was)
+    mean, _ = emulator.predict(result.theta)
+    assert (100 * np.mean(np.abs(mean - target) / target, axis=1) <= 10**0.5).all()
+    with pytest.raises(ValueError, match="mode"):
+        abc.run_design(path, target, tmp_path / "bad", emulator_mode="median", **kwargs)

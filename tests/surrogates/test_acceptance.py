@@ -117,7 +117,8 @@ def test_the_simulator_rejects_candidates_at_the_models_rate(emulator_with_accep
     assert abs(rejected.mean() - expected) < 4 * np.sqrt(expected * (1 - expected) / 8_000)
     without = dataclasses.replace(emulator_with_acceptance, acceptance=None)
     plain = emulator_simulator(without, base_seed=3)(theta_low, np.arange(8_000))
-    # the same draws otherwise (to the last bits of the GP's blocked matrix product)
-    np.testing.assert_allclose(plain[~rejected], eta[~rejected], rtol=1e-12)
+    # the same draws otherwise (to the last bits of the GP's blocked matrix product, whose
+    # blocks differ when rejected rows are left out: measured 2e-12 relative)
+    np.testing.assert_allclose(plain[~rejected], eta[~rejected], rtol=1e-9)
     seeds = np.arange(10)
     assert seed_accepted(seeds, np.ones(10)).all() and not seed_accepted(seeds, np.zeros(10)).any()

@@ -8,19 +8,15 @@ import json
 import math
 from pathlib import Path
 
-import h5py
 import numpy as np
 import pandas as pd
 import pytest
 import torch
 
 from spinodoid._cli import predict as predict_cli
-from spinodoid.formats.dataset import assemble_dataset
-from spinodoid.formats.shards import Shard, write_shard_h5
 from spinodoid.formats.structure_file import save_structure
 from spinodoid.plotting import parity_figure
 from spinodoid.structures.grf import generate_structure
-from spinodoid.structures.prior import sample_prior
 from spinodoid.surrogates.cnn import SpinodoidCNN, load_model, predict_eta_all_axes, save_checkpoint
 from spinodoid.surrogates.cnn_input import block_counts
 from spinodoid.surrogates.evaluation import (
@@ -39,6 +35,7 @@ from spinodoid.surrogates.train import (
     train,
 )
 from spinodoid.surrogates.training_data import SpinodoidDataset
+from tests.datasets import write_learnable_store
 
 PAPER_SCHEDULE = (
     (25, -4.0),
@@ -54,33 +51,10 @@ PAPER_SCHEDULE = (
 SIZE = 64  # N; the CNN sees 32³ block counts, as in the demo
 
 
-def _learnable_eta(structure: np.ndarray) -> np.ndarray:
-    """A porosity-dominated η per direction, in (0, 1): 0.9 ε^1.5 for x, y and z."""
-    eps = 1.0 - structure.mean()
-    return np.full(3, 0.9 * eps**1.5)
-
-
-def _write_store(root: Path, n_train: int, n_val: int, n_test: int) -> Path:
-    """A zarr store of GRF structures (N = 64) with the learnable η, via assemble_dataset."""
-    n = n_train + n_val + n_test
-    theta = sample_prior(np.random.default_rng(0), n)
-    structures = np.stack([generate_structure(t, i, SIZE) for i, t in enumerate(theta)])
-    shard = Shard(0, SIZE, 0, structures, theta, np.arange(n, dtype=np.int64))
-    write_shard_h5(shard, root / "shard_00000.h5")
-    with h5py.File(root / "shard_00000.eta.h5", "w") as f:
-        f["eta"] = np.stack([_learnable_eta(s) for s in structures])
-        f["converged"] = np.ones((n, 3), dtype=bool)
-        f.attrs.update(solver="test", interface="voxel")
-    return assemble_dataset(
-        [root / "shard_00000.h5"], [root / "shard_00000.eta.h5"], root / "dataset.zarr",
-        n_train, n_val, n_test, split_seed=1,
-    )  # fmt: skip
-
-
 @pytest.fixture(scope="module")
 def tiny_store(tmp_path_factory) -> Path:
     """8 train / 2 val / 2 test structures: 24 / 6 / 6 samples of 32³."""
-    return _write_store(tmp_path_factory.mktemp("store"), 8, 2, 2)
+    return write_learnable_store(tmp_path_factory.mktemp("store"), 8, 2, 2, SIZE)
 
 
 def _config(schedule=((1, -3.0), (1, -2.5)), **kw) -> TrainConfig:

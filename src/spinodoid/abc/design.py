@@ -47,6 +47,7 @@ def run_design(
     precision: str = "fp32",
     kernel: str = "componentwise",
     kernel_log_a: bool = False,
+    emulator_mode: str = "sample",
     progress: bool = True,
 ) -> ABCResult:
     """Design θ for a target η with the CNN or the emulator and the paper's prior; write the
@@ -80,6 +81,9 @@ def run_design(
         kernel: ABC-PMC perturbation kernel, ``componentwise`` (the paper's) or
             ``correlated`` (:mod:`spinodoid.abc.kernels`).
         kernel_log_a: perturb the length scales a_x, a_y, a_z in log.
+        emulator_mode: with the emulator, ``"sample"`` (a candidate's η drawn over the seed, the
+            paper's posterior) or ``"mean"`` (ρ of the mean η at θ, so θ̂ targets the mean of
+            the structures at it; :func:`spinodoid.abc.simulators.emulator.emulator_simulator`).
         progress: tqdm bars per generation.
 
     Returns:
@@ -97,7 +101,7 @@ def run_design(
     device = str(resolve_device(device))
     simulator = simulator_of(model_path)
     if simulator == "emulator":
-        simulate = emulator_simulator(model_path, seed)
+        simulate = emulator_simulator(model_path, seed, mode=emulator_mode)
     else:
         simulate = cnn_simulator(model_path, device, seed, precision=precision)
     result = abc_pmc(
@@ -116,13 +120,19 @@ def run_design(
         log_columns=(0, 1, 2) if kernel_log_a else (),
         pilot_size=max(particles, 64) if pilot_size is None else pilot_size,
         out_dir=out / "generations",
-        signature={"model": file_digest(model_path), "seed": seed, "precision": precision},
+        signature={
+            "model": file_digest(model_path),
+            "seed": seed,
+            "precision": precision,
+            **({"emulator_mode": emulator_mode} if emulator_mode != "sample" else {}),
+        },
         progress=progress,
     )
     info = {
         "target": name,
         "seed": seed,
         "simulator": simulator,
+        **({"emulator_mode": emulator_mode} if simulator == "emulator" else {}),
         "model": str(model_path),
         "device": device,
     }

@@ -1,13 +1,19 @@
-"""The paper's 3D CNN that predicts the logit of η along one direction (docs/method.md §4).
+"""The paper's 3D CNN that predicts the logit of η (docs/method.md §4), per axis or jointly.
 
-Input: 2×2×2 block counts of solid voxels (uint8, values 0..8), shape ``(B, n, n, n)`` with the
-transport direction as the first spatial axis, ``n = N / 2`` (96 at the paper's N = 192),
-rescaled to ``[-1/2, 1/2]`` by :func:`spinodoid.surrogates.cnn_input.to_model_input`. Output:
-``logit(η)``,
-float32, shape ``(B,)``.
+Input: 2×2×2 block counts of solid voxels (uint8, values 0..8), shape ``(B, n, n, n)``,
+``n = N / 2`` (96 at the paper's N = 192), rescaled to ``[-1/2, 1/2]`` by
+:func:`spinodoid.surrogates.cnn_input.to_model_input`. Two kinds of model share the network:
+
+- **per axis** (the paper's): the transport direction is the first spatial axis, the output is
+  ``logit(η)`` along it, float32 shape ``(B,)``; (η_x, η_y, η_z) of a structure take three
+  passes, one per orientation;
+- **joint** (``joint_axes=True``, the paper's outlook "predict diffusivity in all directions
+  jointly"): the axes stay (x, y, z) and the last layer has three outputs, ``logit`` of
+  (η_x, η_y, η_z), float32 shape ``(B, 3)``, in one pass.
 
 Checkpoints are ``torch.save`` dictionaries with at least ``"model"`` (the state dict) and
-``"meta"`` (a dict with ``input_size`` n and ``size`` N); they load with ``weights_only=True``.
+``"meta"`` (a dict with ``input_size`` n, ``size`` N and ``joint_axes``, False when absent);
+they load with ``weights_only=True``.
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ __all__ = [
     "autocast_dtype",
     "feature_size",
     "load_model",
+    "passes_per_structure",
     "predict_eta",
     "predict_eta_all_axes",
     "predict_eta_pruned",
@@ -125,11 +132,15 @@ class SpinodoidCNN(nn.Module):
     ----------
     input_size
         Side n of the block-count input (voxels of the 2×2×2-downsampled structure, N / 2).
+    joint_axes
+        False: the paper's model, logit η along the first spatial axis. True: the last layer
+        has three outputs, logit (η_x, η_y, η_z) of the input's axes (module docstring).
     """
 
-    def __init__(self, input_size: int = 96) -> None:
+    def __init__(self, input_size: int = 96, joint_axes: bool = False) -> None:
         super().__init__()
         self.input_size = int(input_size)
+        self.joint_axes = bool(joint_axes)
         layers: list[nn.Module] = []
         channels, size = 1, self.input_size
         for filters in CONV_FILTERS:
@@ -145,7 +156,7 @@ class SpinodoidCNN(nn.Module):
         for units in DENSE_UNITS:
             dense += [nn.Linear(width, units), nn.ELU()]
             width = units
-        dense.append(nn.Linear(width, 1))
+        dense.append(nn.Linear(width, 3 if self.joint_axes else 1))
         self.head = nn.Sequential(*dense)
         self.apply(_keras_init)
 
@@ -155,15 +166,16 @@ class SpinodoidCNN(nn.Module):
         Parameters
         ----------
         x
-            float32 (or autocast) tensor, shape (B, 1, n, n, n), values in [-1/2, 1/2],
-            transport direction along the first spatial axis.
+            float32 (or autocast) tensor, shape (B, 1, n, n, n), values in [-1/2, 1/2]; for a
+            per-axis model the transport direction along the first spatial axis.
 
         Returns
         -------
         torch.Tensor
-            float32 logit(η), shape (B,). The last layer always runs in float32, autocast or
-            not: in bfloat16 the logit itself would be rounded (steps of 2⁻⁷–2⁻⁶ where
-            |logit| ≥ 1, i.e. η below 0.27 or above 0.73) before any loss or prediction.
+            float32 logit(η), shape (B,) (per axis) or (B, 3) (joint, columns x, y, z). The
+            last layer always runs in float32, autocast or not: in bfloat16 the logit itself
+            would be rounded (steps of 2⁻⁷–2⁻⁶ where |logit| ≥ 1, i.e. η below 0.27 or above
+            0.73) before any loss or prediction.
         """
         if x.shape[1:] != (1, self.input_size, self.input_size, self.input_size):
             n = self.input_size
@@ -172,7 +184,13 @@ class SpinodoidCNN(nn.Module):
         for layer in self.head[:-1]:
             hidden = layer(hidden)
         with torch.autocast(hidden.device.type, enabled=False):
-            return self.head[-1](hidden.float()).squeeze(1)
+            logits = self.head[-1](hidden.float())
+        return logits if self.joint_axes else logits.squeeze(1)
+
+
+def passes_per_structure(model: SpinodoidCNN) -> int:
+    """Forward passes that (η_x, η_y, η_z) of one structure cost: 1 (joint) or 3 (per axis)."""
+    return 1 if model.joint_axes else 3
 
 
 def resolve_device(device: str | torch.device) -> torch.device:
@@ -200,14 +218,15 @@ def save_checkpoint(
 ) -> None:
     """Write ``{"model": state_dict, "meta": meta, **extra}`` atomically (temp file + rename).
 
-    ``meta`` must hold ``size`` (structure side N); ``input_size`` is taken from the model.
+    ``meta`` must hold ``size`` (structure side N); ``input_size`` and ``joint_axes`` are taken
+    from the model.
     Values must be tensors, numbers, strings, lists, tuples or dicts so the file loads with
     ``torch.load(weights_only=True)``.
     """
     if "size" not in meta:
         raise ValueError("meta must contain 'size', the structure side N")
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    full_meta = {**meta, "input_size": model.input_size}
+    full_meta = {**meta, "input_size": model.input_size, "joint_axes": model.joint_axes}
     _atomic_save({"model": state, "meta": full_meta, **extra}, Path(path))
 
 
@@ -216,8 +235,8 @@ def load_model(
 ) -> tuple[SpinodoidCNN, dict[str, Any]]:
     """Load a checkpoint written by :func:`save_checkpoint` (best.pt, last.pt or checkpoint.pt).
 
-    Returns the model in eval mode on ``device`` and its meta dict (``input_size``, ``size``
-    and whatever training stored).
+    Returns the model in eval mode on ``device`` and its meta dict (``input_size``, ``size``,
+    ``joint_axes`` and whatever training stored); a file without ``joint_axes`` is per axis.
     """
     try:
         payload = torch.load(Path(path), map_location="cpu", weights_only=True)
@@ -229,7 +248,8 @@ def load_model(
     if not isinstance(payload, dict) or "model" not in payload or "meta" not in payload:
         raise ValueError(f"{path} is not a spinodoid CNN checkpoint (no 'model' and 'meta')")
     meta = dict(payload["meta"])
-    model = SpinodoidCNN(input_size=int(meta["input_size"]))
+    meta["joint_axes"] = bool(meta.get("joint_axes", False))
+    model = SpinodoidCNN(input_size=int(meta["input_size"]), joint_axes=meta["joint_axes"])
     model.load_state_dict(payload["model"])
     return model.to(resolve_device(device)).eval(), meta
 
@@ -247,7 +267,8 @@ def _check_counts(model: SpinodoidCNN, counts: torch.Tensor) -> None:
 def _forward_eta(
     model: SpinodoidCNN, counts: torch.Tensor, device: torch.device, precision: Precision
 ) -> torch.Tensor:
-    """η = sigmoid(model(counts)) for uint8 counts (B, n, n, n), transport axis first."""
+    """η = sigmoid(model(counts)) for uint8 counts (B, n, n, n): shape (B,) along the first
+    axis (per-axis model) or (B, 3) along x, y, z (joint model)."""
     x = to_model_input(counts.to(device, non_blocking=True))
     dtype = autocast_dtype(precision)
     with torch.autocast(device.type, dtype=dtype or torch.bfloat16, enabled=dtype is not None):
@@ -293,6 +314,8 @@ def predict_eta(
     _check_counts(model, counts)
     if axis not in (0, 1, 2):
         raise ValueError(f"axis must be 0, 1 or 2, got {axis}")
+    if model.joint_axes:
+        return predict_eta_all_axes(model, counts, device, batch_size, precision)[:, axis]
     dev = _model_device(model, device)
     moved = torch.movedim(counts, axis + 1, 1)
     was_training = model.training
@@ -312,8 +335,9 @@ def predict_eta_all_axes(
 ) -> torch.Tensor:
     """CNN prediction of (η_x, η_y, η_z) for each structure, in inference mode.
 
-    The three orientations of ``batch_size // 3`` structures at a time go through the network
-    in one forward pass of ``3 * (batch_size // 3)`` samples.
+    Per-axis model: the three orientations of ``batch_size // 3`` structures at a time go
+    through the network in one forward pass of ``3 * (batch_size // 3)`` samples. Joint model:
+    one pass of ``batch_size`` structures gives all three.
 
     Parameters
     ----------
@@ -331,12 +355,15 @@ def predict_eta_all_axes(
     """
     _check_counts(model, counts)
     dev = _model_device(model, device)
-    per_pass = max(1, batch_size // 3)
+    per_pass = max(1, batch_size if model.joint_axes else batch_size // 3)
     was_training = model.training
     model.eval()
     out = []
     with torch.inference_mode():
         for part in counts.split(per_pass):
+            if model.joint_axes:
+                out.append(_forward_eta(model, part, dev, precision))
+                continue
             oriented = torch.cat([torch.movedim(part, a + 1, 1) for a in range(3)])
             eta = _forward_eta(model, oriented, dev, precision)
             out.append(eta.reshape(3, -1).T)
@@ -358,7 +385,8 @@ def predict_eta_pruned(
     (B, 3), NaN where not predicted) and returns a bool mask (B,) of the rows worth predicting
     further; a row it drops keeps NaN in the later columns. With a ``keep`` that always says
     True this is :func:`predict_eta_all_axes` in three passes. ABC-PMC uses it to stop
-    predicting a candidate whose discrepancy is already known to exceed the tolerance.
+    predicting a candidate whose discrepancy is already known to exceed the tolerance. A joint
+    model predicts all three axes in its one pass, so nothing is left to prune.
 
     Parameters
     ----------
@@ -377,6 +405,8 @@ def predict_eta_pruned(
         float64 η, shape (B, 3), columns (x, y, z), on the CPU; NaN where not predicted.
     """
     _check_counts(model, counts)
+    if model.joint_axes:
+        return predict_eta_all_axes(model, counts, device, batch_size, precision).double().cpu()
     eta = torch.full((len(counts), 3), float("nan"), dtype=torch.float64)
     active = torch.ones(len(counts), dtype=torch.bool)
     for axis in range(3):

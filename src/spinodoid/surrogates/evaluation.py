@@ -13,10 +13,17 @@ from torch.utils.data import DataLoader
 
 from spinodoid import AXES
 from spinodoid.formats.dataset import SPLITS
-from spinodoid.surrogates.cnn import SpinodoidCNN, predict_eta
-from spinodoid.surrogates.training_data import SpinodoidDataset
+from spinodoid.surrogates.cnn import SpinodoidCNN, predict_eta, predict_eta_all_axes
+from spinodoid.surrogates.training_data import AXIS_PERMUTATIONS, SpinodoidDataset
 
-__all__ = ["PAPER_TABLE1", "evaluation_table", "mape_percent", "mse_logit", "predict_splits"]
+__all__ = [
+    "PAPER_TABLE1",
+    "equivariance_gap",
+    "evaluation_table",
+    "mape_percent",
+    "mse_logit",
+    "predict_splits",
+]
 
 
 PAPER_TABLE1: dict[str, tuple[float, float]] = {
@@ -55,8 +62,11 @@ def predict_splits(
     frames = []
     for split in splits:
         dataset = SpinodoidDataset(dataset_path, split)
-        loader = DataLoader(dataset, batch_size=batch_size, shuffle=False)
-        preds = [predict_eta(model, x, axis=0, device=device).float().cpu() for x, _ in loader]
+        if model.joint_axes:
+            preds = _joint_predictions(model, dataset_path, split, device, batch_size)
+        else:
+            loader = DataLoader(dataset, batch_size=batch_size, shuffle=False)
+            preds = [predict_eta(model, x, 0, device).float().cpu() for x, _ in loader]
         sources = [dataset.source(i) for i in range(len(dataset))]
         frames.append(
             pd.DataFrame(
@@ -72,7 +82,50 @@ def predict_splits(
     return pd.concat(frames, ignore_index=True)
 
 
-def evaluation_table(predictions: pd.DataFrame) -> pd.DataFrame:
+def _joint_predictions(
+    model: SpinodoidCNN,
+    dataset_path: str | os.PathLike[str],
+    split: str,
+    device: str | torch.device | None,
+    batch_size: int,
+) -> list[torch.Tensor]:
+    """A joint model's η of a split's structures, flattened to the per-axis item order
+    (structure by structure, x, y, z), float32 CPU tensors."""
+    joint = SpinodoidDataset(dataset_path, split, joint_axes=True)
+    loader = DataLoader(joint, batch_size=batch_size, shuffle=False)
+    return [predict_eta_all_axes(model, x, device).float().cpu().reshape(-1) for x, _ in loader]
+
+
+def equivariance_gap(
+    model: SpinodoidCNN,
+    dataset_path: str | os.PathLike[str],
+    split: str = "test",
+    device: str | torch.device | None = None,
+    batch_size: int = 32,
+) -> float:
+    """How far a joint model is from equivariant under the axis permutations, in percent.
+
+    For each structure of ``split`` and each of the six axis orders ``p``, the prediction on
+    the permuted structure, mapped back, is compared with the prediction on the structure
+    itself: ``100 · mean |η̂(x.permute(p))[p⁻¹] − η̂(x)| / η̂(x)`` over structures, orders and
+    axes. An exactly equivariant model gives 0; the training augmentation only makes it
+    approximately so.
+    """
+    joint = SpinodoidDataset(dataset_path, split, joint_axes=True)
+    gaps = []
+    for x, _ in DataLoader(joint, batch_size=batch_size, shuffle=False):
+        base = predict_eta_all_axes(model, x, device).double().cpu()
+        for perm in AXIS_PERMUTATIONS:
+            moved = predict_eta_all_axes(model, x.permute(0, *(1 + a for a in perm)), device)
+            back = torch.empty_like(base)
+            back[:, list(perm)] = moved.double().cpu()
+            gaps.append(torch.abs(back - base) / base)
+    return float(100.0 * torch.cat(gaps).mean()) if gaps else math.nan
+
+
+def evaluation_table(
+    predictions: pd.DataFrame, test_equivariance_gap: float | None = None
+) -> pd.DataFrame:
     """The paper's Table 1 per split and per direction from :func:`predict_splits` output.
 
     Returns
@@ -80,7 +133,9 @@ def evaluation_table(predictions: pd.DataFrame) -> pd.DataFrame:
     pandas.DataFrame
         One row per split and direction ("x", "y", "z", "all"): ``split``, ``direction``,
         ``samples``, ``mse_logit`` (eq. 14), ``mape_percent`` (eq. 15), and for "all" the
-        paper's values ``paper_mse_logit`` and ``paper_mape_percent`` (NaN elsewhere).
+        paper's values ``paper_mse_logit`` and ``paper_mape_percent`` (NaN elsewhere); with
+        ``test_equivariance_gap`` (a joint model's :func:`equivariance_gap` on the test split)
+        also ``equivariance_gap_percent`` on the test split's "all" row.
     """
     rows = []
     for split, group in predictions.groupby("split", sort=False):
@@ -101,4 +156,8 @@ def evaluation_table(predictions: pd.DataFrame) -> pd.DataFrame:
                     "paper_mape_percent": paper[1],
                 }
             )
-    return pd.DataFrame(rows)
+    table = pd.DataFrame(rows)
+    if test_equivariance_gap is not None:
+        test_all = (table["split"] == "test") & (table["direction"] == "all")
+        table["equivariance_gap_percent"] = np.where(test_all, test_equivariance_gap, np.nan)
+    return table

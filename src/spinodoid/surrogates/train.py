@@ -3,12 +3,15 @@ spinodoid.surrogates.evaluation).
 
 SGD with momentum on the MSE of logit(η) (eq. 13), the paper's learning-rate schedule written
 as phases of (epochs, log10 LR), random lateral flips/swaps/shifts of every batch, the model
-with the lowest validation loss kept. Everything needed to resume lives in
-``out_dir/checkpoint.pt``, rewritten atomically after every epoch: model, optimizer, scheduler,
-epoch, metrics so far, the best weights and the RNG states (torch, numpy, python, CUDA, and the
-shuffling and augmentation generators). Restarting :func:`train` with the same arguments resumes
-from it; on the CPU a resumed run ends with the same weights, bit for bit, as an uninterrupted
-one. At the end the checkpoint is renamed to ``last.pt``.
+with the lowest validation loss kept. Beyond the paper: AdamW (``optimizer``) with a linear
+warm-up and a cosine decay (``lr_schedule: cosine``), and the joint model of all three axes
+(``joint_axes``, trained on the cube's symmetries with the labels permuted,
+:func:`spinodoid.surrogates.training_data.augment_joint_batch`). Everything needed to resume
+lives in ``out_dir/checkpoint.pt``, rewritten atomically after every epoch: model, optimizer,
+scheduler, epoch, metrics so far, the best weights and the RNG states (torch, numpy, python,
+CUDA, and the shuffling and augmentation generators). Restarting :func:`train` with the same
+arguments resumes from it; on the CPU a resumed run ends with the same weights, bit for bit, as
+an uninterrupted one. At the end the checkpoint is renamed to ``last.pt``.
 
 Outputs in ``out_dir``: ``best.pt`` (lowest validation loss, loadable by
 :func:`spinodoid.surrogates.cnn.load_model`), ``last.pt`` (final full checkpoint), ``metrics.csv``
@@ -40,10 +43,15 @@ from spinodoid.formats.atomic import atomic_write
 from spinodoid.surrogates.cnn import SpinodoidCNN, resolve_device, save_checkpoint
 from spinodoid.surrogates.cnn_input import to_model_input
 from spinodoid.surrogates.evaluation import mape_percent, mse_logit
-from spinodoid.surrogates.training_data import SpinodoidDataset, augment_batch
+from spinodoid.surrogates.training_data import (
+    SpinodoidDataset,
+    augment_batch,
+    augment_joint_batch,
+)
 
 __all__ = [
     "METRIC_COLUMNS",
+    "CosineLR",
     "PhaseLR",
     "TrainConfig",
     "TrainResult",
@@ -77,6 +85,12 @@ class TrainConfig:
     forward pass) apply on CUDA only. Measured on one H100 at 96³, batch 16
     (benchmarks/train.py): fp32 124 s per paper epoch, bf16 66 s, bf16 + compile 54 s;
     channels-last made both fp32 and bf16 slower (0.75× and 0.71×).
+
+    ``optimizer`` is ``sgd`` (the paper's, with ``momentum``) or ``adamw`` (decoupled weight
+    decay ``weight_decay``); ``lr_schedule`` is ``phases`` (the rate of each phase) or
+    ``cosine`` (:class:`CosineLR`: ``warmup_epochs`` of linear warm-up to the highest phase
+    rate, then a cosine decay over the remaining epochs of the schedule). ``joint_axes``
+    trains the joint model of η_x, η_y, η_z.
     """
 
     schedule: tuple[tuple[int, float], ...]
@@ -89,6 +103,22 @@ class TrainConfig:
     num_workers: int = 0
     seed: int = 0
     compile: bool = False
+    joint_axes: bool = False
+    optimizer: str = "sgd"
+    weight_decay: float = 0.0
+    lr_schedule: str = "phases"
+    warmup_epochs: int = 0
+
+    def __post_init__(self) -> None:
+        if self.optimizer not in ("sgd", "adamw"):
+            raise ValueError(f"optimizer must be sgd or adamw, got {self.optimizer!r}")
+        if self.lr_schedule not in ("phases", "cosine"):
+            raise ValueError(f"lr_schedule must be phases or cosine, got {self.lr_schedule!r}")
+        if not 0 <= self.warmup_epochs < total_epochs(self.schedule):
+            raise ValueError(
+                f"warmup_epochs = {self.warmup_epochs} must be below the schedule's "
+                f"{total_epochs(self.schedule)} epochs"
+            )
 
     @classmethod
     def from_config(cls, train: Mapping[str, Any], seed: int = 0) -> TrainConfig:
@@ -138,6 +168,27 @@ class PhaseLR:
     def __call__(self, epoch: int) -> float:
         """Learning rate of 0-based ``epoch``."""
         return learning_rate(self.schedule, epoch)
+
+
+class CosineLR:
+    """Linear warm-up then cosine decay, as a ``LambdaLR`` multiplier (base LR 1).
+
+    Over the ``total_epochs(schedule)`` epochs: epoch ``e < warmup`` has ``peak · (e + 1) /
+    warmup``, later ones ``peak · (1 + cos(π (e − warmup) / (total − warmup))) / 2``, with
+    ``peak`` the highest rate of the schedule's phases.
+    """
+
+    def __init__(self, schedule: Sequence[tuple[int, float]], warmup_epochs: int) -> None:
+        self.total = total_epochs(schedule)
+        self.peak = max(10.0 ** float(lr) for _, lr in schedule)
+        self.warmup = int(warmup_epochs)
+
+    def __call__(self, epoch: int) -> float:
+        """Learning rate of 0-based ``epoch``."""
+        if epoch < self.warmup:
+            return self.peak * (epoch + 1) / self.warmup
+        progress = min(1.0, (epoch - self.warmup) / (self.total - self.warmup))
+        return self.peak * 0.5 * (1.0 + math.cos(math.pi * progress))
 
 
 @contextlib.contextmanager
@@ -223,6 +274,17 @@ def _fingerprint(
         "input_size": input_size,
         "n_train": n_train,
         "n_val": n_val,
+        **_recipe_changes(cfg),
+    }
+
+
+def _recipe_changes(cfg: TrainConfig) -> dict[str, Any]:
+    """The recipe fields beyond the paper's that differ from their defaults (so a checkpoint of
+    the paper's recipe written before they existed still resumes)."""
+    default = TrainConfig(schedule=cfg.schedule)
+    names = ("joint_axes", "optimizer", "weight_decay", "lr_schedule", "warmup_epochs")
+    return {
+        name: getattr(cfg, name) for name in names if getattr(cfg, name) != getattr(default, name)
     }
 
 
@@ -239,13 +301,16 @@ class _Run:
         self.cfg, self.size, self.device = cfg, size, device
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(cfg.seed)
-            self.model = SpinodoidCNN(input_size).to(device)
+            self.model = SpinodoidCNN(input_size, joint_axes=cfg.joint_axes).to(device)
         if self._channels_last:
             self.model = self.model.to(memory_format=torch.channels_last_3d)
         compiled = cfg.compile and device.type == "cuda"
         self.forward = torch.compile(self.model) if compiled else self.model
-        self.optimizer = torch.optim.SGD(self.model.parameters(), lr=1.0, momentum=cfg.momentum)
-        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, PhaseLR(cfg.schedule))
+        self.optimizer = _optimizer(cfg, self.model)
+        rate = CosineLR(cfg.schedule, cfg.warmup_epochs) if cfg.lr_schedule == "cosine" else None
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
+            self.optimizer, rate or PhaseLR(cfg.schedule)
+        )
         self.shuffle_gen = torch.Generator().manual_seed(cfg.seed + 1)
         self.augment_gen = torch.Generator(device=device).manual_seed(cfg.seed + 2)
         self.epoch = 0
@@ -313,7 +378,7 @@ class _Run:
 
     def save_best(self, path: Path) -> None:
         """Write the best weights so far as a model file (``best.pt``)."""
-        best = SpinodoidCNN(self.model.input_size)
+        best = SpinodoidCNN(self.model.input_size, joint_axes=self.model.joint_axes)
         best.load_state_dict(self.best_state)
         save_checkpoint(path, best, self.meta())
 
@@ -326,20 +391,24 @@ class _Run:
 
     def _loss(self, x: torch.Tensor, eta: torch.Tensor) -> torch.Tensor:
         """MSE between predicted and true logit(η) (eq. 13) of one batch, in float32 (the
-        network's last layer runs in float32 under autocast, :class:`SpinodoidCNN`)."""
+        network's last layer runs in float32 under autocast, :class:`SpinodoidCNN`); η is (B,)
+        per axis, (B, 3) joint."""
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self._bf16):
             pred = self.forward(self._inputs(x))
         return torch.mean((pred.float() - torch.logit(eta.float())) ** 2)
 
     def train_epoch(self, loader: DataLoader, bar: tqdm) -> float:
-        """One epoch of SGD over augmented batches; returns the mean training loss."""
+        """One epoch over augmented batches; returns the mean training loss."""
         self.model.train()
         total = torch.zeros((), device=self.device, dtype=torch.float64)
         count = 0
         for step, (x, eta) in enumerate(loader):
             x = torch.as_tensor(x).to(self.device, non_blocking=True)
             eta = torch.as_tensor(eta).to(self.device, non_blocking=True)
-            x = augment_batch(x, self.augment_gen)
+            if self.cfg.joint_axes:
+                x, eta = augment_joint_batch(x, eta, self.augment_gen)
+            else:
+                x = augment_batch(x, self.augment_gen)
             loss = self._loss(x, eta)
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -364,6 +433,13 @@ class _Run:
                 trues.append(torch.as_tensor(eta).float())
         pred_eta, true_eta = torch.cat(preds), torch.cat(trues)
         return mse_logit(pred_eta, true_eta), mape_percent(pred_eta, true_eta)
+
+
+def _optimizer(cfg: TrainConfig, model: SpinodoidCNN) -> torch.optim.Optimizer:
+    """The configured optimizer at base rate 1 (the scheduler sets the rate)."""
+    if cfg.optimizer == "adamw":
+        return torch.optim.AdamW(model.parameters(), lr=1.0, weight_decay=cfg.weight_decay)
+    return torch.optim.SGD(model.parameters(), lr=1.0, momentum=cfg.momentum)
 
 
 def _loaders(
@@ -422,9 +498,9 @@ def train(
     cfg = train_config
     device = resolve_device(cfg.device)
     if train_set is None:
-        train_set = SpinodoidDataset(dataset_path, "train", in_memory=True)
+        train_set = SpinodoidDataset(dataset_path, "train", True, cfg.joint_axes)
     if val_set is None:
-        val_set = SpinodoidDataset(dataset_path, "val", in_memory=True)
+        val_set = SpinodoidDataset(dataset_path, "val", True, cfg.joint_axes)
     input_size = int(torch.as_tensor(train_set[0][0]).shape[-1])
     fingerprint = _fingerprint(cfg, device, input_size, len(train_set), len(val_set))
     checkpoint, n_epochs = out / "checkpoint.pt", total_epochs(cfg.schedule)

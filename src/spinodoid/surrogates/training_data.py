@@ -4,6 +4,13 @@ Axis convention of an item (docs/method.md §4, "transport direction first"): th
 transport axis ``a`` are ``np.moveaxis(counts, a, 0)``, so the two lateral axes keep their
 order: x -> (x, y, z), y -> (y, x, z), z -> (z, x, y). The augmentation is the paper's random
 lateral flips, swap and circular shifts (Methods), drawn per sample from a torch generator.
+
+A joint model (:class:`spinodoid.surrogates.cnn.SpinodoidCNN` with ``joint_axes``) sees each
+structure once, axes (x, y, z), with the label (η_x, η_y, η_z). Its augmentation
+(:func:`augment_joint_batch`) is the cube's 48 symmetries: a permutation of the three axes, the
+labels permuted with them, and a flip of each axis. Both leave every η exact (the solver's
+problem is symmetric under reversing a direction). Circular shifts are left out: a shift along
+an axis moves that axis's inlet and outlet faces, so it changes that η slightly.
 """
 
 from __future__ import annotations
@@ -23,8 +30,10 @@ from spinodoid.formats.dataset import SPLITS
 __all__ = [
     "Augmentation",
     "SpinodoidDataset",
+    "AXIS_PERMUTATIONS",
     "apply_augmentation",
     "augment_batch",
+    "augment_joint_batch",
     "draw_augmentation",
 ]
 
@@ -121,12 +130,58 @@ def augment_batch(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     return apply_augmentation(x, draw_augmentation(x.shape[0], x.shape[-1], generator))
 
 
-class SpinodoidDataset(torch.utils.data.Dataset):
-    """One split of the zarr store, each structure three times (one per transport axis).
+#: The six orders of the axes (x, y, z) = (0, 1, 2).
+AXIS_PERMUTATIONS: tuple[tuple[int, int, int], ...] = (
+    (0, 1, 2),
+    (0, 2, 1),
+    (1, 0, 2),
+    (1, 2, 0),
+    (2, 0, 1),
+    (2, 1, 0),
+)
 
-    Item ``i`` is structure ``indices[i // 3]`` with transport axis ``i % 3`` (0 = x): returns
-    ``(x, y)`` with ``x`` torch.uint8 (M, M, M) block counts, ``np.moveaxis(counts, axis, 0)``
-    (lateral axes keep their order), and ``y`` torch.float32 scalar η along that axis.
+
+def augment_joint_batch(
+    x: torch.Tensor, eta: torch.Tensor, generator: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """A random symmetry of the cube per sample, the labels permuted with the axes.
+
+    Sample ``b`` with permutation ``p`` becomes ``x[b].permute(p)`` (new axis ``k`` is old axis
+    ``p[k]``), then flipped along the axes drawn; its label becomes ``eta[b, p]``.
+
+    Parameters
+    ----------
+    x : torch.Tensor (B, n, n, n), axes (x, y, z), any dtype.
+    eta : torch.Tensor (B, 3), (η_x, η_y, η_z).
+    generator : torch.Generator supplying all randomness (on any device).
+
+    Returns
+    -------
+    (torch.Tensor, torch.Tensor) of the shapes, dtypes and devices of ``x`` and ``eta``.
+    """
+    device = generator.device
+    batch = x.shape[0]
+    order = torch.randint(0, len(AXIS_PERMUTATIONS), (batch,), generator=generator, device=device)
+    flips = torch.randint(0, 2, (batch, 3), generator=generator, device=device).bool()
+    out_x, out_eta = torch.empty_like(x), torch.empty_like(eta)
+    for b, (k, flip) in enumerate(zip(order.tolist(), flips.tolist(), strict=True)):
+        perm = AXIS_PERMUTATIONS[k]
+        dims = [axis for axis in range(3) if flip[axis]]
+        moved = x[b].permute(perm)
+        out_x[b] = moved.flip(dims) if dims else moved
+        out_eta[b] = eta[b, list(perm)]
+    return out_x, out_eta
+
+
+class SpinodoidDataset(torch.utils.data.Dataset):
+    """One split of the zarr store, each structure three times (one per transport axis), or
+    once with its three labels (``joint_axes``).
+
+    Per axis: item ``i`` is structure ``indices[i // 3]`` with transport axis ``i % 3`` (0 = x):
+    returns ``(x, y)`` with ``x`` torch.uint8 (M, M, M) block counts,
+    ``np.moveaxis(counts, axis, 0)`` (lateral axes keep their order), and ``y`` torch.float32
+    scalar η along that axis. Joint: item ``i`` is structure ``indices[i]``, ``x`` its counts
+    with axes (x, y, z) and ``y`` torch.float32 (3,) its (η_x, η_y, η_z).
     Inputs are read lazily, one zarr chunk per item; the object pickles without open handles,
     so DataLoader workers (fork or spawn) each open the store themselves.
 
@@ -137,15 +192,22 @@ class SpinodoidDataset(torch.utils.data.Dataset):
     in_memory : read the split's inputs once into RAM (uint8, (M^3) bytes per structure: 7.2 GB
         for the paper's 8192 training structures) instead of one chunk per item; forked
         DataLoader workers share that copy. Faster per item (benchmarks/loader.py).
+    joint_axes : one item per structure with the three labels (for a joint model).
     """
 
     def __init__(
-        self, store_path: str | os.PathLike[str], split: str, in_memory: bool = False
+        self,
+        store_path: str | os.PathLike[str],
+        split: str,
+        in_memory: bool = False,
+        joint_axes: bool = False,
     ) -> None:
         if split not in SPLITS:
             raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
         self.store_path = Path(store_path)
         self.split = split
+        self.joint_axes = bool(joint_axes)
+        self._per_structure = 1 if self.joint_axes else 3
         group = zarr.open_group(self.store_path, mode="r")
         codes = np.asarray(group["split"][:])
         self.indices: np.ndarray = np.flatnonzero(codes == SPLITS.index(split))
@@ -164,7 +226,7 @@ class SpinodoidDataset(torch.utils.data.Dataset):
         return np.stack(rows) if rows else np.empty((0, m, m, m), dtype=np.uint8)
 
     def __len__(self) -> int:
-        return 3 * len(self.indices)
+        return self._per_structure * len(self.indices)
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
@@ -179,18 +241,27 @@ class SpinodoidDataset(torch.utils.data.Dataset):
         return self._inputs
 
     def source(self, i: int) -> tuple[int, int]:
-        """(row in the store, transport axis 0..2) of item ``i``."""
+        """(row in the store, transport axis 0..2) of item ``i``; the axis is −1 for a joint
+        item (all three)."""
         if not 0 <= i < len(self):
             raise IndexError(f"item {i} out of range for {len(self)} items")
+        if self.joint_axes:
+            return int(self.indices[i]), -1
         return int(self.indices[i // 3]), i % 3
 
     def targets(self) -> torch.Tensor:
-        """η of every item in item order, torch.float32 (len(self),)."""
-        return torch.from_numpy(self.eta.reshape(-1).copy())
+        """η of every item in item order, torch.float32 (len(self),), or (len(self), 3) joint."""
+        eta = self.eta if self.joint_axes else self.eta.reshape(-1)
+        return torch.from_numpy(eta.copy())
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
         row, axis = self.source(i)
-        full = self.inputs[row] if self._memory is None else self._memory[i // 3]
-        counts = np.moveaxis(np.asarray(full), axis, 0)
-        y = torch.tensor(self.eta[i // 3, axis], dtype=torch.float32)
+        structure = i // self._per_structure
+        full = np.asarray(self.inputs[row] if self._memory is None else self._memory[structure])
+        if self.joint_axes:
+            return torch.from_numpy(np.array(full, order="C")), torch.from_numpy(
+                self.eta[structure].copy()
+            )
+        counts = np.moveaxis(full, axis, 0)
+        y = torch.tensor(self.eta[structure, axis], dtype=torch.float32)
         return torch.from_numpy(np.array(counts, order="C")), y
