@@ -15,6 +15,7 @@ an axis moves that axis's inlet and outlet faces, so it changes that η slightly
 
 from __future__ import annotations
 
+import itertools
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -131,14 +132,7 @@ def augment_batch(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
 
 
 #: The six orders of the axes (x, y, z) = (0, 1, 2).
-AXIS_PERMUTATIONS: tuple[tuple[int, int, int], ...] = (
-    (0, 1, 2),
-    (0, 2, 1),
-    (1, 0, 2),
-    (1, 2, 0),
-    (2, 0, 1),
-    (2, 1, 0),
-)
+AXIS_PERMUTATIONS: tuple[tuple[int, ...], ...] = tuple(itertools.permutations(range(3)))
 
 
 def augment_joint_batch(
