@@ -12,7 +12,7 @@ from snakemake.utils import validate
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = str(ROOT / "workflow" / "schemas" / "config.schema.yaml")
-CONFIGS = ["config/config.yaml", "config/demo.yaml"]
+CONFIGS = ["config/config.yaml", "config/demo.yaml", "config/paper-cpu.yaml"]
 
 
 def load(name: str) -> dict:
@@ -96,6 +96,27 @@ def test_snakemake_files_are_formatted():
         ["snakefmt", "--check", *files], cwd=ROOT, capture_output=True, text=True
     )
     assert result.returncode == 0, result.stderr
+
+
+def _rule_blocks() -> dict[str, str]:
+    """Each rule's text in workflow/rules/*.smk, by name (``use rule`` aliases not included)."""
+    blocks = {}
+    for path in sorted((ROOT / "workflow" / "rules").glob("*.smk")):
+        for block in re.split(r"(?m)^(?=rule |use rule |def |[A-Z_]+ =)", path.read_text()):
+            match = re.match(r"rule (\w+):", block)
+            if match:
+                blocks[match.group(1)] = block
+    return blocks
+
+
+def test_every_job_writes_a_log_and_a_benchmark():
+    """run_summary.py and a SLURM user read each job's wall time from benchmarks/."""
+    blocks = _rule_blocks()
+    assert {"sample", "simulate", "design", "report_validation"} <= set(blocks)
+    missing = [
+        name for name, text in blocks.items() if not ("log:" in text and "benchmark:" in text)
+    ]
+    assert missing == []
 
 
 def _job_counts(output: str) -> dict[str, int]:

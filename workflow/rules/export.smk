@@ -8,6 +8,8 @@ rule export:
         mesh="results/export/{target}.stl",
     log:
         "logs/export/{target}.log",
+    benchmark:
+        "benchmarks/export/{target}.tsv"
     params:
         seed=config["seed"],
         size=config["size"],

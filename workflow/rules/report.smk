@@ -11,6 +11,8 @@ rule figure_examples:
         ),
     log:
         "logs/figure_examples/figure_examples.log",
+    benchmark:
+        "benchmarks/figure_examples/figure_examples.tsv"
     params:
         seed=config["seed"],
         size=config["size"],
@@ -34,6 +36,8 @@ rule figure_posterior:
         ),
     log:
         "logs/figure_posterior/{target}.log",
+    benchmark:
+        "benchmarks/figure_posterior/{target}.tsv"
     params:
         target=lambda wildcards: TARGETS[wildcards.target],
     conda:
@@ -55,6 +59,8 @@ rule report_generations:
         ),
     log:
         "logs/report_generations/{target}.log",
+    benchmark:
+        "benchmarks/report_generations/{target}.tsv"
     params:
         target=lambda wildcards: TARGETS[wildcards.target],
     conda:
@@ -79,6 +85,8 @@ rule figure_renders:
         ),
     log:
         "logs/figure_renders/{target}.log",
+    benchmark:
+        "benchmarks/figure_renders/{target}.tsv"
     params:
         seed=config["seed"],
         size=config["size"],
@@ -106,6 +114,8 @@ rule report_validation:
         ),
     log:
         "logs/report_validation/report_validation.log",
+    benchmark:
+        "benchmarks/report_validation/report_validation.tsv"
     params:
         targets=list(TARGETS),
     conda:
@@ -127,6 +137,8 @@ rule report_table1:
         ),
     log:
         "logs/report_table1/report_table1.log",
+    benchmark:
+        "benchmarks/report_table1/report_table1.tsv"
     conda:
         "../../envs/cpu.yaml"
     script:
@@ -143,6 +155,8 @@ rule check_designs:
         table="results/design/status.csv",
     log:
         "logs/check_designs/check_designs.log",
+    benchmark:
+        "benchmarks/check_designs/check_designs.tsv"
     params:
         targets=list(TARGETS),
         accept_incomplete=config["design"]["accept_incomplete"],
@@ -173,6 +187,8 @@ rule report_comparison:
         ),
     log:
         "logs/report_comparison/report_comparison.log",
+    benchmark:
+        "benchmarks/report_comparison/report_comparison.tsv"
     params:
         targets=TARGETS,
         simulators=[SIMULATOR, *COMPARED],

@@ -29,6 +29,8 @@ rule rejection_stats:
         table="results/sample/rejection_stats.csv",
     log:
         "logs/rejection_stats/rejection_stats.log",
+    benchmark:
+        "benchmarks/rejection_stats/rejection_stats.tsv"
     conda:
         "../../envs/cpu.yaml"
     script:

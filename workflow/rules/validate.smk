@@ -73,6 +73,8 @@ rule check_spread:
         spread="results/validate/{target}/spread.csv",
     log:
         "logs/check_spread/{target}.log",
+    benchmark:
+        "benchmarks/check_spread/{target}.tsv"
     conda:
         "../../envs/cpu.yaml"
     script:
