@@ -14,6 +14,10 @@ depends on the run; ``--survive X Y`` sets the fractions of candidates that go o
 (default: a whole measured design run, docs/performance.md), and the "pruned" rates are measured
 with exactly those fractions.
 
+``--joint`` also measures the joint CNN of η_x, η_y, η_z (``train.joint_axes``: one pass per
+evaluation instead of three, or 1 + the survival fractions when pruned) through the same
+simulator, random weights of the same network with three outputs, in the same run.
+
 On CUDA, ``--compile`` adds a variant with the network compiled by ``torch.compile`` (minutes of
 compilation, so it is off by default).
 
@@ -33,7 +37,7 @@ Usage: python benchmarks/abc.py [--size 192] [--device cpu|cuda] [--batches 1 8]
        [--evaluations 16] [--survive 0.30 0.16] [--compile] [--json OUT.json]
        [--emulator FILE | --emulator-structures 192] [--emulator-batch 4096]
        [--targets 0.40 0.50 0.60 0.25 0.375 0.50] [--particles 512] [--skip-cnn | --skip-emulator]
-       [--threads 2]
+       [--threads 2] [--joint]
 """
 
 from __future__ import annotations
@@ -331,6 +335,7 @@ def main() -> None:
     parser.add_argument("--skip-cnn", action="store_true", help="measure the emulator only")
     parser.add_argument("--skip-emulator", action="store_true", help="measure the CNN only")
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
+    parser.add_argument("--joint", action="store_true", help="also time the joint CNN")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -345,6 +350,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         checkpoint = Path(tmp) / "random.pt"
         save_checkpoint(checkpoint, model, {"size": args.size})
+        joint_checkpoint = Path(tmp) / "random-joint.pt"
+        joint = SpinodoidCNN(input_size=args.size // 2, joint_axes=True)
+        save_checkpoint(joint_checkpoint, joint, {"size": args.size})
         model = model.to(device).eval()
         stages = _stage_times(args.size, device, model, max(args.batches), args.compile)
         baseline = _rate(checkpoint, device, 1, max(2, args.evaluations // 4), bf16=False)
@@ -357,6 +365,10 @@ def main() -> None:
                 rates[f"{label} pruned"] = _rate(
                     checkpoint, device, batch, args.evaluations, bf16, survive
                 )
+                if args.joint:
+                    rates[f"{label} joint"] = _rate(
+                        joint_checkpoint, device, batch, args.evaluations, bf16
+                    )
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
     print(f"N = {args.size}, device {name}, torch threads {torch.get_num_threads()}")
     flop = cnn_flop_per_evaluation(args.size)
@@ -372,6 +384,8 @@ def main() -> None:
     passes = 1.0 + sum(args.survive)
     pruned = 1.0 / (stages["generation"] + cnn * passes / 3.0)
     print(f"  the same, pruned ({passes:.2f} CNN passes per evaluation): {pruned:.1f}/s")
+    if args.joint:
+        print("  CNN passes per evaluation: per axis 3 (pruned 1 + survivors), joint 1")
     print(f"  baseline: one candidate at a time, fp32: {baseline:10.2f} evaluations/s")
     for label, rate in rates.items():
         print(f"  {label:<16} {rate:10.2f} evaluations/s   {rate / baseline:6.2f}x baseline")

@@ -2,21 +2,27 @@
 number of training structures, on one dataset's splits.
 
 For each ``n`` of ``--sizes``, every model is fitted on the first ``n`` structures of the train
-split (the CNNs pick their best epoch on the whole val split, as the pipeline's ``train`` does;
-the emulator is fitted on the same ``n`` structures) and scored once on the whole test split:
-MAPE over the three directions (eq. 15), with the fitting time on this machine. The CNN recipe
-is the ``train`` section of ``--config`` with ``--epochs`` epochs at its highest rate
-(``--recipe adamw``: AdamW, 10 % warm-up, cosine decay; ``--recipe paper``: SGD with momentum at
-constant rate); ``--models`` picks which of ``per-axis``, ``joint``, ``emulator`` run.
+split and scored once on the whole test split: MAPE over the three directions (eq. 15), with the
+fitting time on this machine. The emulator is fitted on the same ``n`` structures. Every CNN
+sees the same number of training samples, ``--samples`` (so the curve measures data, not
+compute: epochs = samples / training items, an item being a structure for the joint model and
+one of its three axes for the per-axis one), and picks its best epoch on the first ``--val``
+structures of the val split. The CNN recipe is the ``train`` section of ``--config`` at rate
+10^``--log10-lr`` (``--recipe adamw``: AdamW, 10 % warm-up, cosine decay; ``--recipe paper``:
+SGD with momentum at constant rate), with ``--normalization`` after every convolution (``none``,
+the paper's, or ``batch``); ``--models`` picks which of ``per-axis``, ``joint``, ``emulator``
+run.
 
 Usage: python benchmarks/learning_curve.py --dataset results/dataset.zarr --config
-       config/demo.yaml [--sizes 72 256 1024] [--epochs 40] [--recipe adamw] [--json OUT.json]
+       config/learning-curve.yaml [--sizes 72 256 1024] [--samples 15000] [--recipe adamw]
+       [--normalization batch] [--json OUT.json]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import tempfile
 import time
 from pathlib import Path
@@ -41,20 +47,22 @@ RECIPES = {
 
 def cnn_point(dataset: Path, config: dict, n: int, joint: bool, args) -> dict:
     """Train one CNN on the first ``n`` training structures; its test MAPE and time."""
+    per = 1 if joint else 3
+    epochs = math.ceil(args.samples / (per * n))
     recipe = dict(RECIPES[args.recipe])
     if recipe["lr_schedule"] == "cosine":
-        recipe["warmup_epochs"] = max(1, args.epochs // 10)
+        recipe["warmup_epochs"] = max(1, epochs // 10)
     settings = {
         **config["train"],
         **recipe,
-        "schedule": [{"epochs": args.epochs, "log10_lr": args.log10_lr}],
+        "schedule": [{"epochs": epochs, "log10_lr": args.log10_lr}],
         "joint_axes": joint,
+        "normalization": args.normalization,
         "batch_size": args.batch_size,
     }
     cfg = TrainConfig.from_config(settings, seed=config["seed"])
-    per = 1 if joint else 3
     train_set = Subset(SpinodoidDataset(dataset, "train", True, joint), range(per * n))
-    val_set = SpinodoidDataset(dataset, "val", True, joint)
+    val_set = Subset(SpinodoidDataset(dataset, "val", True, joint), range(per * args.val))
     with tempfile.TemporaryDirectory() as out:
         start = time.perf_counter()
         result = train(cfg, dataset, out, train_set=train_set, val_set=val_set)
@@ -66,6 +74,9 @@ def cnn_point(dataset: Path, config: dict, n: int, joint: bool, args) -> dict:
     point = {
         "model": "joint CNN" if joint else "per-axis CNN",
         "train": n,
+        "recipe": args.recipe,
+        "normalization": args.normalization,
+        "epochs": epochs,
         "test_mape": round(float(mape["test", "all"]), 3),
         "train_mape": round(float(evaluation_table(fitted)["mape_percent"].iloc[-1]), 3),
         "best_epoch": result.best_epoch,
@@ -100,7 +111,9 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[72, 256, 1024])
     parser.add_argument("--models", nargs="+", default=["per-axis", "joint", "emulator"])
     parser.add_argument("--recipe", choices=list(RECIPES), default="adamw")
-    parser.add_argument("--epochs", type=int, default=40)
+    parser.add_argument("--normalization", choices=["none", "batch"], default="batch")
+    parser.add_argument("--samples", type=int, default=15_000)
+    parser.add_argument("--val", type=int, default=32)
     parser.add_argument("--log10-lr", type=float, default=-3.0)
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--threads", type=int, default=2)

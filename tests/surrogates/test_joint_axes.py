@@ -191,6 +191,8 @@ def test_recipe_keys_are_checked() -> None:
         _config(((2, -3.0),), optimizer="adam")
     with pytest.raises(ValueError, match="warmup_epochs"):
         _config(((2, -3.0),), lr_schedule="cosine", warmup_epochs=2)
+    with pytest.raises(ValueError, match="normalization"):
+        _config(((2, -3.0),), normalization="layer")
 
 
 def test_joint_adamw_training_fits_and_resumes(tiny_store, tmp_path) -> None:
@@ -208,3 +210,27 @@ def test_joint_adamw_training_fits_and_resumes(tiny_store, tmp_path) -> None:
     full = torch.load(tmp_path / "full" / "last.pt", weights_only=True)["model"]
     cut = torch.load(tmp_path / "cut" / "last.pt", weights_only=True)["model"]
     assert all(torch.equal(full[k], cut[k]) for k in full)
+
+
+def test_batch_normalised_training_resumes_and_predicts_from_running_statistics(
+    tiny_store, tmp_path
+) -> None:
+    cfg = _config(((3, -3.0),), joint_axes=True, optimizer="adamw", normalization="batch")
+    train(cfg, tiny_store, tmp_path / "full")
+    train(cfg, tiny_store, tmp_path / "cut", stop_after_epochs=1)
+    train(cfg, tiny_store, tmp_path / "cut")
+    full = torch.load(tmp_path / "full" / "last.pt", weights_only=True)["model"]
+    cut = torch.load(tmp_path / "cut" / "last.pt", weights_only=True)["model"]
+    assert any("running_mean" in k for k in full)  # the statistics travel with the weights
+    assert all(torch.equal(full[k], cut[k]) for k in full)
+    model, meta = load_model(tmp_path / "full" / "best.pt")
+    assert meta["normalization"] == "batch" and model.normalization == "batch"
+    counts = torch.from_numpy(np.stack([np.asarray(b) for b in _two_structures()]))
+    both = predict_eta_all_axes(model, counts)
+    alone = predict_eta_all_axes(model, counts[:1])
+    assert torch.allclose(both[:1], alone, atol=1e-6)  # eval mode: no batch statistics
+
+
+def _two_structures() -> list[np.ndarray]:
+    """Block counts (32³) of two bicontinuous N = 64 structures."""
+    return [block_counts(generate_structure((0.1, 0.12, 0.14, 0.6), seed, SIZE)) for seed in (1, 2)]

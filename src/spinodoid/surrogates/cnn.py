@@ -34,6 +34,7 @@ from spinodoid.surrogates.cnn_input import to_model_input
 __all__ = [
     "CONV_FILTERS",
     "DENSE_UNITS",
+    "NORMALIZATIONS",
     "PRECISIONS",
     "Precision",
     "SpinodoidCNN",
@@ -54,6 +55,10 @@ log = logging.getLogger(__name__)
 CONV_FILTERS: tuple[int, int, int] = (32, 48, 64)
 #: Units of the fully connected layers after the convolutions (paper: 256, 192, 128, 64, then 1).
 DENSE_UNITS: tuple[int, ...] = (256, 192, 128, 64)
+
+#: Normalisation after every convolution: ``none`` (the paper's) or ``batch`` (BatchNorm3d
+#: between each convolution and its ELU; in eval mode it uses the running statistics).
+NORMALIZATIONS: tuple[str, ...] = ("none", "batch")
 
 Precision = Literal["fp32", "bf16", "fp16"]
 #: Precisions of the CNN's forward passes in prediction: float32, or autocast to bfloat16 or
@@ -135,17 +140,30 @@ class SpinodoidCNN(nn.Module):
     joint_axes
         False: the paper's model, logit η along the first spatial axis. True: the last layer
         has three outputs, logit (η_x, η_y, η_z) of the input's axes (module docstring).
+    normalization
+        ``none`` (the paper's) or ``batch``: BatchNorm3d after every convolution, before its
+        ELU (:data:`NORMALIZATIONS`; docs/performance.md, "CNN training recipe").
     """
 
-    def __init__(self, input_size: int = 96, joint_axes: bool = False) -> None:
+    def __init__(
+        self, input_size: int = 96, joint_axes: bool = False, normalization: str = "none"
+    ) -> None:
         super().__init__()
+        if normalization not in NORMALIZATIONS:
+            raise ValueError(
+                f"normalization must be one of {NORMALIZATIONS}, got {normalization!r}"
+            )
         self.input_size = int(input_size)
         self.joint_axes = bool(joint_axes)
+        self.normalization = normalization
         layers: list[nn.Module] = []
         channels, size = 1, self.input_size
         for filters in CONV_FILTERS:
-            layers += [nn.Conv3d(channels, filters, 3), nn.ELU(), nn.Conv3d(filters, filters, 3)]
-            layers.append(nn.ELU())
+            for conv in (nn.Conv3d(channels, filters, 3), nn.Conv3d(filters, filters, 3)):
+                layers.append(conv)
+                if normalization == "batch":
+                    layers.append(nn.BatchNorm3d(filters))
+                layers.append(nn.ELU())
             size, pools = _block_output_size(size)
             if pools:
                 layers.append(_AvgPool2())
@@ -218,15 +236,20 @@ def save_checkpoint(
 ) -> None:
     """Write ``{"model": state_dict, "meta": meta, **extra}`` atomically (temp file + rename).
 
-    ``meta`` must hold ``size`` (structure side N); ``input_size`` and ``joint_axes`` are taken
-    from the model.
+    ``meta`` must hold ``size`` (structure side N); ``input_size``, ``joint_axes`` and
+    ``normalization`` are taken from the model.
     Values must be tensors, numbers, strings, lists, tuples or dicts so the file loads with
     ``torch.load(weights_only=True)``.
     """
     if "size" not in meta:
         raise ValueError("meta must contain 'size', the structure side N")
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    full_meta = {**meta, "input_size": model.input_size, "joint_axes": model.joint_axes}
+    full_meta = {
+        **meta,
+        "input_size": model.input_size,
+        "joint_axes": model.joint_axes,
+        "normalization": model.normalization,
+    }
     _atomic_save({"model": state, "meta": full_meta, **extra}, Path(path))
 
 
@@ -236,7 +259,8 @@ def load_model(
     """Load a checkpoint written by :func:`save_checkpoint` (best.pt, last.pt or checkpoint.pt).
 
     Returns the model in eval mode on ``device`` and its meta dict (``input_size``, ``size``,
-    ``joint_axes`` and whatever training stored); a file without ``joint_axes`` is per axis.
+    ``joint_axes``, ``normalization`` and whatever training stored); a file without
+    ``joint_axes`` is per axis, one without ``normalization`` has none.
     """
     try:
         payload = torch.load(Path(path), map_location="cpu", weights_only=True)
@@ -249,7 +273,12 @@ def load_model(
         raise ValueError(f"{path} is not a spinodoid CNN checkpoint (no 'model' and 'meta')")
     meta = dict(payload["meta"])
     meta["joint_axes"] = bool(meta.get("joint_axes", False))
-    model = SpinodoidCNN(input_size=int(meta["input_size"]), joint_axes=meta["joint_axes"])
+    meta["normalization"] = str(meta.get("normalization", "none"))
+    model = SpinodoidCNN(
+        input_size=int(meta["input_size"]),
+        joint_axes=meta["joint_axes"],
+        normalization=meta["normalization"],
+    )
     model.load_state_dict(payload["model"])
     return model.to(resolve_device(device)).eval(), meta
 

@@ -40,7 +40,7 @@ from tqdm.auto import tqdm
 
 from spinodoid import __version__
 from spinodoid.formats.atomic import atomic_write
-from spinodoid.surrogates.cnn import SpinodoidCNN, resolve_device, save_checkpoint
+from spinodoid.surrogates.cnn import NORMALIZATIONS, SpinodoidCNN, resolve_device, save_checkpoint
 from spinodoid.surrogates.cnn_input import to_model_input
 from spinodoid.surrogates.evaluation import mape_percent, mse_logit
 from spinodoid.surrogates.training_data import (
@@ -90,7 +90,8 @@ class TrainConfig:
     decay ``weight_decay``); ``lr_schedule`` is ``phases`` (the rate of each phase) or
     ``cosine`` (:class:`CosineLR`: ``warmup_epochs`` of linear warm-up to the highest phase
     rate, then a cosine decay over the remaining epochs of the schedule). ``joint_axes``
-    trains the joint model of η_x, η_y, η_z.
+    trains the joint model of η_x, η_y, η_z; ``normalization`` (``none`` or ``batch``) is the
+    network's (:class:`SpinodoidCNN`).
     """
 
     schedule: tuple[tuple[int, float], ...]
@@ -108,10 +109,15 @@ class TrainConfig:
     weight_decay: float = 0.0
     lr_schedule: str = "phases"
     warmup_epochs: int = 0
+    normalization: str = "none"
 
     def __post_init__(self) -> None:
         if self.optimizer not in ("sgd", "adamw"):
             raise ValueError(f"optimizer must be sgd or adamw, got {self.optimizer!r}")
+        if self.normalization not in NORMALIZATIONS:
+            raise ValueError(
+                f"normalization must be one of {NORMALIZATIONS}, got {self.normalization!r}"
+            )
         if self.lr_schedule not in ("phases", "cosine"):
             raise ValueError(f"lr_schedule must be phases or cosine, got {self.lr_schedule!r}")
         if not 0 <= self.warmup_epochs < total_epochs(self.schedule):
@@ -282,7 +288,14 @@ def _recipe_changes(cfg: TrainConfig) -> dict[str, Any]:
     """The recipe fields beyond the paper's that differ from their defaults (so a checkpoint of
     the paper's recipe written before they existed still resumes)."""
     default = TrainConfig(schedule=cfg.schedule)
-    names = ("joint_axes", "optimizer", "weight_decay", "lr_schedule", "warmup_epochs")
+    names = (
+        "joint_axes",
+        "optimizer",
+        "weight_decay",
+        "lr_schedule",
+        "warmup_epochs",
+        "normalization",
+    )
     return {
         name: getattr(cfg, name) for name in names if getattr(cfg, name) != getattr(default, name)
     }
@@ -301,7 +314,9 @@ class _Run:
         self.cfg, self.size, self.device = cfg, size, device
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(cfg.seed)
-            self.model = SpinodoidCNN(input_size, joint_axes=cfg.joint_axes).to(device)
+            self.model = SpinodoidCNN(
+                input_size, joint_axes=cfg.joint_axes, normalization=cfg.normalization
+            ).to(device)
         if self._channels_last:
             self.model = self.model.to(memory_format=torch.channels_last_3d)
         compiled = cfg.compile and device.type == "cuda"
@@ -378,7 +393,11 @@ class _Run:
 
     def save_best(self, path: Path) -> None:
         """Write the best weights so far as a model file (``best.pt``)."""
-        best = SpinodoidCNN(self.model.input_size, joint_axes=self.model.joint_axes)
+        best = SpinodoidCNN(
+            self.model.input_size,
+            joint_axes=self.model.joint_axes,
+            normalization=self.model.normalization,
+        )
         best.load_state_dict(self.best_state)
         save_checkpoint(path, best, self.meta())
 
