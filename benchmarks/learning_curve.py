@@ -15,7 +15,7 @@ run.
 
 Usage: python benchmarks/learning_curve.py --dataset results/dataset.zarr --config
        config/learning-curve.yaml [--sizes 72 256 1024] [--samples 15000] [--recipe adamw]
-       [--normalization batch] [--json OUT.json]
+       [--normalization batch] [--json OUT.json] [--figure OUT.png]
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ import yaml
 from torch.utils.data import Subset
 
 from spinodoid.formats.dataset import split_labels
+from spinodoid.plotting import learning_curve_figure, save_figure
 from spinodoid.surrogates.cnn import load_model
 from spinodoid.surrogates.emulator import fit_emulator, mape_per_direction
 from spinodoid.surrogates.evaluation import equivariance_gap, evaluation_table, predict_splits
@@ -118,6 +119,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--figure", type=Path, help="also draw the curve here (.png)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     config = yaml.safe_load(args.config.read_text())
@@ -136,6 +138,8 @@ def main() -> None:
             print(json.dumps(point), flush=True)
             if args.json:
                 args.json.write_text(json.dumps(points, indent=1))
+    if args.figure and points:
+        save_figure(learning_curve_figure(points), args.figure)
 
 
 if __name__ == "__main__":

@@ -114,3 +114,17 @@ def test_table_html_shows_rounded_values_and_blank_nan():
     html = plotting.table_html(frame, "Mean η", "a note", digits=3)
     assert "<h3>Mean η</h3>" in html and "a note" in html
     assert "0.401" in html and "0.4012" not in html and "NaN" not in html
+
+
+def test_learning_curve_figure_draws_one_line_per_model_through_its_points():
+    points = [
+        {"model": model, "train": n, "test_mape": mape, "seconds": 30.0 * n / 72}
+        for model, mapes in (("joint CNN", (8.0, 5.0, 3.0)), ("emulator", (3.0, 2.0, 1.5)))
+        for n, mape in zip((72, 256, 1024), mapes, strict=True)
+    ]
+    ax = plotting.learning_curve_figure(points).axes[0]
+    lines = {line.get_label(): line for line in ax.get_lines()}
+    assert set(lines) == {"joint CNN", "emulator"}
+    assert list(lines["joint CNN"].get_ydata()) == [8.0, 5.0, 3.0]
+    assert list(lines["emulator"].get_xdata()) == [72, 256, 1024]
+    assert {t.get_text() for t in ax.texts} >= {"30 s", "7.1 min"}

@@ -12,7 +12,12 @@ from snakemake.utils import validate
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = str(ROOT / "workflow" / "schemas" / "config.schema.yaml")
-CONFIGS = ["config/config.yaml", "config/demo.yaml", "config/paper-cpu.yaml"]
+CONFIGS = [
+    "config/config.yaml",
+    "config/demo.yaml",
+    "config/paper-cpu.yaml",
+    "config/learning-curve.yaml",
+]
 
 
 def load(name: str) -> dict:

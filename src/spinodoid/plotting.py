@@ -38,6 +38,7 @@ __all__ = [
     "draw_cube",
     "dataset_figures",
     "examples_figure",
+    "learning_curve_figure",
     "parity_figure",
     "posterior_figure",
     "validation_figure",
@@ -349,4 +350,28 @@ def parity_figure(predictions: pd.DataFrame, split: str = "test") -> Figure:
     ax.set(xlim=(0, 1), ylim=(0, 1), aspect="equal", xlabel="true η", ylabel="predicted η")
     ax.set_title(title, fontsize=9)
     ax.legend(title="direction", loc="upper left")
+    return fig
+
+
+def learning_curve_figure(points: Sequence[Mapping[str, float | str]]) -> Figure:
+    """Test MAPE (%) against training structures, one line per model, log–log.
+
+    ``points`` are the records of ``benchmarks/learning_curve.py``: ``model``, ``train`` (the
+    number of training structures), ``test_mape`` (%) and ``seconds`` (fitting time, written
+    beside each point).
+    """
+    frame = pd.DataFrame(list(points))
+    fig = Figure(figsize=(5.6, 4.2), layout="constrained")
+    ax = fig.subplots()
+    for k, (model, part) in enumerate(frame.groupby("model", sort=False)):
+        part = part.sort_values("train")
+        ax.plot(part["train"], part["test_mape"], "o-", color=f"C{k}", label=model)
+        for n, mape, seconds in part[["train", "test_mape", "seconds"]].itertuples(index=False):
+            ax.annotate(f"{seconds / 60:.1f} min" if seconds >= 60 else f"{seconds:.0f} s",
+                        (n, mape), textcoords="offset points", xytext=(4, 4), fontsize=7,
+                        color=f"C{k}")  # fmt: skip
+    ax.set(xscale="log", yscale="log", xlabel="training structures", ylabel="test MAPE (%)")
+    ticks = sorted(frame["train"].unique())
+    ax.set_xticks(ticks, [str(int(t)) for t in ticks])
+    ax.legend(title="fitting time beside each point", fontsize=8, title_fontsize=8)
     return fig
