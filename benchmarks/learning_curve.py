@@ -15,7 +15,7 @@ run.
 
 Usage: python benchmarks/learning_curve.py --dataset results/dataset.zarr --config
        config/learning-curve.yaml [--sizes 72 256 1024] [--samples 15000] [--recipe adamw]
-       [--normalization batch] [--json OUT.json] [--figure OUT.png]
+       [--normalization batch] [--json OUT.json] [--figure OUT.png [--with EARLIER.json ...]]
 """
 
 from __future__ import annotations
@@ -78,6 +78,7 @@ def cnn_point(dataset: Path, config: dict, n: int, joint: bool, args) -> dict:
         "recipe": args.recipe,
         "normalization": args.normalization,
         "epochs": epochs,
+        "samples": args.samples,
         "test_mape": round(float(mape["test", "all"]), 3),
         "train_mape": round(float(evaluation_table(fitted)["mape_percent"].iloc[-1]), 3),
         "best_epoch": result.best_epoch,
@@ -120,6 +121,10 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--json", type=Path)
     parser.add_argument("--figure", type=Path, help="also draw the curve here (.png)")
+    parser.add_argument(
+        "--with", dest="earlier", type=Path, nargs="*", default=[],
+        help="JSON files of earlier runs whose points join the figure",
+    )  # fmt: skip
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     config = yaml.safe_load(args.config.read_text())
@@ -138,8 +143,9 @@ def main() -> None:
             print(json.dumps(point), flush=True)
             if args.json:
                 args.json.write_text(json.dumps(points, indent=1))
-    if args.figure and points:
-        save_figure(learning_curve_figure(points), args.figure)
+    earlier = [point for path in args.earlier for point in json.loads(path.read_text())]
+    if args.figure and earlier + points:
+        save_figure(learning_curve_figure(earlier + points), args.figure)
 
 
 if __name__ == "__main__":

@@ -126,5 +126,10 @@ def test_learning_curve_figure_draws_one_line_per_model_through_its_points():
     lines = {line.get_label(): line for line in ax.get_lines()}
     assert set(lines) == {"joint CNN", "emulator"}
     assert list(lines["joint CNN"].get_ydata()) == [8.0, 5.0, 3.0]
+    budgets = [{**p, "samples": 15_000} if p["model"] != "emulator" else p for p in points]
+    budgets.append({"model": "joint CNN", "train": 1024, "test_mape": 2.0, "seconds": 9.0,
+                    "samples": 40_960})  # fmt: skip
+    labels = {line.get_label() for line in plotting.learning_curve_figure(budgets).axes[0].lines}
+    assert labels == {"joint CNN, 15 k samples", "joint CNN, 40.96 k samples", "emulator"}
     assert list(lines["emulator"].get_xdata()) == [72, 256, 1024]
     assert {t.get_text() for t in ax.texts} >= {"30 s", "7.1 min"}

@@ -357,10 +357,14 @@ def learning_curve_figure(points: Sequence[Mapping[str, float | str]]) -> Figure
     """Test MAPE (%) against training structures, one line per model, log–log.
 
     ``points`` are the records of ``benchmarks/learning_curve.py``: ``model``, ``train`` (the
-    number of training structures), ``test_mape`` (%) and ``seconds`` (fitting time, written
-    beside each point).
+    number of training structures), ``test_mape`` (%), ``seconds`` (fitting time, written
+    beside each point) and, for a CNN, ``samples`` (its training budget: one line per model
+    and budget).
     """
     frame = pd.DataFrame(list(points))
+    if "samples" in frame:
+        budget = frame["samples"].map(lambda s: "" if pd.isna(s) else f", {s / 1000:g} k samples")
+        frame["model"] = frame["model"] + budget
     fig = Figure(figsize=(5.6, 4.2), layout="constrained")
     ax = fig.subplots()
     for k, (model, part) in enumerate(frame.groupby("model", sort=False)):
