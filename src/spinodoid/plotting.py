@@ -25,6 +25,7 @@ import pandas as pd
 from matplotlib import colormaps
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import ScalarFormatter
 
 from spinodoid import AXES
 from spinodoid.formats.atomic import atomic_write
@@ -377,5 +378,7 @@ def learning_curve_figure(points: Sequence[Mapping[str, float | str]]) -> Figure
     ax.set(xscale="log", yscale="log", xlabel="training structures", ylabel="test MAPE (%)")
     ticks = sorted(frame["train"].unique())
     ax.set_xticks(ticks, [str(int(t)) for t in ticks])
+    ax.yaxis.set_major_formatter(ScalarFormatter())
+    ax.yaxis.set_minor_formatter(ScalarFormatter())
     ax.legend(title="fitting time beside each point", fontsize=8, title_fontsize=8)
     return fig
