@@ -22,6 +22,7 @@ import logging
 import os
 import pickle
 from collections.abc import Callable, Mapping
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any, Literal
 
@@ -201,7 +202,8 @@ class SpinodoidCNN(nn.Module):
         hidden = self.features(x)
         for layer in self.head[:-1]:
             hidden = layer(hidden)
-        with torch.autocast(hidden.device.type, enabled=False):
+        device = hidden.device.type  # "meta" (FLOP counting) has no autocast to leave
+        with torch.autocast(device, enabled=False) if device != "meta" else nullcontext():
             logits = self.head[-1](hidden.float())
         return logits if self.joint_axes else logits.squeeze(1)
 
