@@ -103,6 +103,13 @@ def test_last_layer_runs_in_float32_under_bf16_autocast() -> None:
     assert not torch.equal(logit, logit.bfloat16().float())  # not rounded to bf16 steps
 
 
+def test_forward_runs_on_the_meta_device_for_flop_counting() -> None:
+    with torch.device("meta"):
+        per_axis, joint = SpinodoidCNN(32), SpinodoidCNN(32, joint_axes=True)
+        x = torch.empty(2, 1, 32, 32, 32)
+    assert per_axis(x).shape == (2,) and joint(x).shape == (2, 3)
+
+
 def test_pooling_equals_avgpool3d_with_floor() -> None:
     x = torch.randn(2, 3, 9, 8, 7)
     assert torch.allclose(_AvgPool2()(x), nn.AvgPool3d(2)(x), atol=1e-6)
