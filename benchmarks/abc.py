@@ -351,8 +351,9 @@ def main() -> None:
         checkpoint = Path(tmp) / "random.pt"
         save_checkpoint(checkpoint, model, {"size": args.size})
         joint_checkpoint = Path(tmp) / "random-joint.pt"
-        joint = SpinodoidCNN(input_size=args.size // 2, joint_axes=True)
-        save_checkpoint(joint_checkpoint, joint, {"size": args.size})
+        if args.joint:
+            joint = SpinodoidCNN(input_size=args.size // 2, joint_axes=True)
+            save_checkpoint(joint_checkpoint, joint, {"size": args.size})
         model = model.to(device).eval()
         stages = _stage_times(args.size, device, model, max(args.batches), args.compile)
         baseline = _rate(checkpoint, device, 1, max(2, args.evaluations // 4), bf16=False)

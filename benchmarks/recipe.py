@@ -31,8 +31,10 @@ import time
 
 import torch
 
-from spinodoid.surrogates.cnn import SpinodoidCNN
+from spinodoid.surrogates.cnn import SpinodoidCNN, predict_eta_all_axes
 from spinodoid.surrogates.cnn_input import to_model_input
+from spinodoid.surrogates.evaluation import mape_percent
+from spinodoid.surrogates.train import CosineLR
 from spinodoid.surrogates.training_data import SpinodoidDataset, augment_joint_batch
 
 
@@ -55,27 +57,18 @@ def porosity_floor(counts: torch.Tensor, eta: torch.Tensor) -> list[float]:
 
 
 def mape(model: SpinodoidCNN, counts: torch.Tensor, eta: torch.Tensor) -> float:
-    """MAPE (%) of the model's η over all structures and axes, in eval mode."""
-    model.eval()
-    with torch.inference_mode():
-        pred = torch.cat([torch.sigmoid(model(to_model_input(c))) for c in torch.split(counts, 32)])
-    model.train()
-    return float((100 * (pred - eta).abs() / eta).mean())
+    """MAPE (%) of the model's η over all structures and axes (prediction in eval mode)."""
+    return mape_percent(predict_eta_all_axes(model, counts), eta)
 
 
 def optimizer_and_schedule(model: SpinodoidCNN, args, steps: int):
-    """The optimizer and a per-step LambdaLR (AdamW: warm-up + cosine; SGD: constant)."""
+    """The optimizer and a per-step LambdaLR: AdamW with the pipeline's warm-up + cosine
+    (:class:`spinodoid.surrogates.train.CosineLR`, counted in steps), or SGD at a constant rate."""
     if args.optimizer == "sgd":
         optimizer = torch.optim.SGD(model.parameters(), lr=args.lr, momentum=0.9)
         return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
-    warm = max(1, steps // 10)
-
-    def rate(step: int) -> float:
-        if step < warm:
-            return (step + 1) / warm
-        return 0.5 * (1 + math.cos(math.pi * (step - warm) / max(1, steps - warm)))
-
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1.0, weight_decay=1e-4)
+    rate = CosineLR(((steps, math.log10(args.lr)),), warmup_epochs=max(1, steps // 10))
     return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, rate)
 
 
