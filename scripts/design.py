@@ -2,9 +2,10 @@
 
 The per-generation files go to results/design/{target}/generations/ (not a declared output,
 so Snakemake keeps them and a rerun resumes after the last complete generation). A run that
-exhausts design.max_evaluations still writes its outputs, with status "budget_exhausted" in
-theta_hat.json and a warning in the log. Reachability of the target is judged against the
-solver η of the dataset (structures drawn from the prior), not against the CNN.
+exhausts design.max_evaluations, or whose adaptive tolerance stalls above the last one, still
+writes its outputs, with status "budget_exhausted" or "tolerance_floor" in theta_hat.json and a
+warning in the log. Reachability of the target is judged against the solver η of the dataset
+(structures drawn from the prior), not against the CNN.
 """
 
 import logging
@@ -27,6 +28,7 @@ run_design(
     particles=cfg["particles"],
     log10_tolerances=cfg["log10_tolerances"],
     tolerance_schedule=cfg["tolerance_schedule"],
+    min_tolerance_decrease=cfg["min_tolerance_decrease"],
     batch_size=cfg["batch_size"],
     max_evaluations=cfg["max_evaluations_per_simulator"].get(
         simulator_of(snakemake.input.model), cfg["max_evaluations"]

@@ -26,5 +26,9 @@ table = combined_table(summaries, status)
 write_table(table, snakemake.output.table)
 note = "Paper (docs/method.md §6): 250 structures at N = 192 (validate), 10 at N = 576 (upscale)."
 if any(value != "completed" for value in status.values()):
-    note += " A design_status other than 'completed' marks a design that stopped early."
+    note += (
+        " A design_status other than 'completed' marks a design that stopped above its last"
+        " tolerance: 'tolerance_floor', at the closest the prior lets the simulator come;"
+        " 'budget_exhausted', out of evaluations."
+    )
 write_text_atomic(snakemake.output.html, table_html(table, "Mean η at the designed θ̂", note))

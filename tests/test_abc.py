@@ -323,6 +323,41 @@ def test_adaptive_schedule_reaches_final_tolerance():
     assert len(tols) > 2
 
 
+def test_adaptive_schedule_stops_at_the_floor_of_a_target_out_of_reach():
+    """θ_2 ≤ 0.5 in the prior, so η_2 = 0.6 is out of reach: ρ ≥ 100 · (0.1 / 0.6) / 2 = 8.3 %
+    but for the (small) noise. The adaptive tolerance stalls there, long before the generation
+    cap; the fixed schedule runs out of evaluations instead. (With noise comparable to the gap,
+    lucky draws keep lowering the median and the budget ends the run.)"""
+    target = np.array([0.3, 0.6])
+    prior = Box(0.0, 0.5, 2)
+    simulate = GaussianLocation(prior, sigma=0.001)
+    result = _run(simulate, target, prior, [100.0, 1.0], schedule="adaptive")
+    floor = result.generations[-1].tolerance
+    assert result.status == "tolerance_floor"
+    assert 8.0 < floor < 9.5 and len(result.generations) < 50
+    assert f"{floor:.4g} %" in result.message and "above the final 1 %" in result.message
+    assert "stopped falling" in result.message
+    assert 0.45 < result.posterior_mean()[1] <= 0.5
+    fixed = _run(simulate, target, prior, [100.0, 10.0, 1.0], max_evaluations=50_000)
+    assert fixed.status == "budget_exhausted"
+
+
+def test_adaptive_schedule_without_a_stall_criterion_runs_to_the_generation_cap():
+    target = np.array([0.3, 0.6])
+    prior = Box(0.0, 0.5, 2)
+    result = _run(
+        GaussianLocation(prior, sigma=0.001),
+        target,
+        prior,
+        [100.0, 1.0],
+        schedule="adaptive",
+        min_tolerance_decrease=1e-9,
+        max_generations=12,
+    )
+    assert result.status == "tolerance_floor" and len(result.generations) == 12
+    assert "cap of max_generations" in result.message
+
+
 # ------------------------------------------------------------------------ bookkeeping
 
 

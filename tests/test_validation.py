@@ -294,6 +294,15 @@ def test_an_incomplete_design_fails_the_run_naming_the_target_unless_accepted(tm
     assert len(design_status_table(complete, accept_incomplete=False)) == 1
 
 
+def test_a_design_at_its_tolerance_floor_is_marked_but_does_not_fail_the_run(tmp_path):
+    statuses = {
+        "case1": read_design_status(_theta_hat_file(tmp_path, "case1", "completed")),
+        "far": read_design_status(_theta_hat_file(tmp_path, "far", "tolerance_floor")),
+    }
+    table = design_status_table(statuses, accept_incomplete=False)
+    assert table["status"].tolist() == ["completed", "tolerance_floor"]
+
+
 def test_the_validation_table_marks_an_incomplete_design():
     summary = summarize(_frame(), (0.4, 0.5, 0.6), "solver")
     table = combined_table(

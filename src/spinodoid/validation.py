@@ -421,7 +421,8 @@ def spread_table(frame: pd.DataFrame, predicted_mean: np.ndarray, predicted_spre
 
 
 class IncompleteDesignError(RuntimeError):
-    """A design that stopped before its last tolerance, with ``design.accept_incomplete`` off."""
+    """A design that ran out of evaluations before its last tolerance, with
+    ``design.accept_incomplete`` off."""
 
 
 def design_status_table(
@@ -429,25 +430,32 @@ def design_status_table(
 ) -> pd.DataFrame:
     """One row per target (``target_name``, ``status``, ``final_tolerance``, ``message``).
 
+    A design at ``"tolerance_floor"`` (the adaptive schedule found how close the prior lets the
+    simulator come, above the last tolerance) is a finished design: its rows are marked, the
+    run goes on. A design that ran out of evaluations (``"budget_exhausted"``) is not: more
+    evaluations may still bring it to the last tolerance.
+
     Raises:
-        IncompleteDesignError: a design did not complete and ``accept_incomplete`` is False;
-            the message names every such target, its last tolerance and the design's message.
+        IncompleteDesignError: a design ran out of evaluations and ``accept_incomplete`` is
+            False; the message names every such target, its last tolerance and the design's
+            message.
     """
     table = pd.DataFrame(
         [{"target_name": name, **dict(status)} for name, status in statuses.items()],
         columns=["target_name", "status", "final_tolerance", "message"],
     )
-    incomplete = table[table["status"] != "completed"]
+    incomplete = table[table["status"] == "budget_exhausted"]
     if len(incomplete) and not accept_incomplete:
         lines = [
             f"  {row.target_name}: {row.status} at tolerance {row.final_tolerance} %: {row.message}"
             for row in incomplete.itertuples()
         ]
         raise IncompleteDesignError(
-            f"{len(incomplete)} design(s) did not reach the last tolerance; their validation "
-            "and report are marked, but the run fails. Raise design.max_evaluations and rerun "
-            "(the design resumes), or set design.accept_incomplete: true to accept them.\n"
-            + "\n".join(lines)
+            f"{len(incomplete)} design(s) ran out of evaluations before the last tolerance; "
+            "their validation and report are marked, but the run fails. Raise "
+            "design.max_evaluations and rerun (the design resumes), use "
+            "design.tolerance_schedule: adaptive (it stops at the closest the prior reaches), "
+            "or set design.accept_incomplete: true to accept them.\n" + "\n".join(lines)
         )
     return table
 

@@ -22,8 +22,10 @@ DIR/theta_hat.json (the posterior mean θ̂ and run statistics), DIR/generations
 (one row per generation) and DIR/generations/gen_*.{csv,json}. Rerunning with the
 same settings and DIR resumes after the last complete generation.
 
-Exit status: 0 done; 2 refused (a target outside (0, 1) or outside what the prior
-produces); 3 the evaluation budget ran out (the best particles so far are written).
+Exit status: 0 done (with --schedule adaptive possibly at the tolerance floor: the status
+"tolerance_floor" and a message say how close the target can be reached); 2 refused (a target
+outside (0, 1) or outside what the prior produces); 3 the evaluation budget ran out (the best
+particles so far are written).
 """
 
 
@@ -68,6 +70,14 @@ def register(subparsers: Any) -> None:
         default="fixed",
         help="fixed: the tolerances above; adaptive: median rho down to the last one",
     )
+    parser.add_argument(
+        "--min-tolerance-decrease",
+        type=float,
+        default=0.005,
+        metavar="F",
+        help="adaptive: stop at the tolerance floor when the next tolerance is less than this "
+        "fraction below the last (default 0.005)",
+    )
     parser.add_argument("--batch-size", type=int, default=256, help="candidates per batch (256)")
     parser.add_argument("--max-evaluations", type=int, default=5_000_000, help="budget (5e6)")
     parser.add_argument(
@@ -108,6 +118,7 @@ def run(args: argparse.Namespace) -> int:
         particles=args.particles,
         log10_tolerances=args.log10_tolerances,
         tolerance_schedule=args.schedule,
+        min_tolerance_decrease=args.min_tolerance_decrease,
         batch_size=args.batch_size,
         max_evaluations=args.max_evaluations,
         device=args.device,
@@ -124,5 +135,4 @@ def run(args: argparse.Namespace) -> int:
     print(json.dumps(summary))
     if result.status != "completed":
         print(f"spinodoid design: {result.message}", file=sys.stderr)
-        return EXIT_BUDGET
-    return 0
+    return EXIT_BUDGET if result.status == "budget_exhausted" else 0

@@ -37,6 +37,7 @@ def run_design(
     particles: int = 512,
     log10_tolerances: Sequence[float] = (2.0, 1.75, 1.5, 1.25, 1.0, 0.75, 0.5, 0.25, 0.0),
     tolerance_schedule: Literal["fixed", "adaptive"] = "fixed",
+    min_tolerance_decrease: float = 0.005,
     batch_size: int = 256,
     max_evaluations: int = 5_000_000,
     device: str = "auto",
@@ -64,6 +65,7 @@ def run_design(
         particles: population size P (paper 512).
         log10_tolerances: log10 of the tolerances on ρ in percent (paper 2, 1.75, …, 0).
         tolerance_schedule: ``"fixed"`` or ``"adaptive"`` (see :func:`abc_pmc`).
+        min_tolerance_decrease: the adaptive schedule's stall criterion (:func:`abc_pmc`).
         batch_size: candidates per simulator call.
         max_evaluations: evaluation budget.
         device: ``"auto"``, ``"cpu"`` or ``"cuda"``.
@@ -116,6 +118,7 @@ def run_design(
         batch_size,
         max_evaluations,
         schedule=tolerance_schedule,
+        min_tolerance_decrease=min_tolerance_decrease,
         kernel=kernel,
         log_columns=(0, 1, 2) if kernel_log_a else (),
         pilot_size=max(particles, 64) if pilot_size is None else pilot_size,

@@ -148,8 +148,8 @@ def read_theta_hat(path: str | os.PathLike[str]) -> np.ndarray:
 
 
 def read_design_status(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """``status`` (``"completed"`` or ``"budget_exhausted"``), ``message`` and
-    ``final_tolerance`` (percent) of a design's theta_hat.json."""
+    """``status`` (``"completed"``, ``"budget_exhausted"`` or ``"tolerance_floor"``),
+    ``message`` and ``final_tolerance`` (percent) of a design's theta_hat.json."""
     with open(path, encoding="utf-8") as handle:
         values = json.load(handle)
     return {key: values.get(key) for key in ("status", "message", "final_tolerance")}

@@ -20,7 +20,7 @@ __all__ = [
 
 PARAM_NAMES: tuple[str, str, str, str] = ("a_x", "a_y", "a_z", "eps")
 
-Status = Literal["completed", "budget_exhausted"]
+Status = Literal["completed", "budget_exhausted", "tolerance_floor"]
 
 
 def weighted_mean_std(theta: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -108,7 +108,8 @@ class ABCResult:
 
     Attributes:
         generations: the completed generations in order.
-        status: ``"completed"`` or ``"budget_exhausted"``.
+        status: ``"completed"``, ``"budget_exhausted"`` or ``"tolerance_floor"``
+            (:mod:`spinodoid.abc.sampler`, "Ending").
         message: a human-readable sentence on how the run ended.
         evaluations: candidates simulated in total (pilot included).
         wall_time_s: total wall time (s), resumed parts included.

@@ -40,7 +40,13 @@ A target is checked first (:mod:`spinodoid.abc.reachability`: a pilot of ``pilot
 draws, which are also generation 0's first candidates). A target that passes the check but that
 the simulator cannot match to the final tolerance stops at ``max_evaluations`` with status
 ``"budget_exhausted"``, a warning, and the best particles so far (the last complete generation,
-or in generation 0 the ``P`` lowest-ρ candidates). The run never loops without end.
+or in generation 0 the ``P`` lowest-ρ candidates). The adaptive schedule can tell a target out of
+reach sooner: when the median ρ of a generation is less than ``min_tolerance_decrease`` (a
+fraction) below its tolerance, or after ``max_generations``, while still above the final
+tolerance, the tolerance has reached the simulator's floor for that target. The run ends with
+status ``"tolerance_floor"``, a warning naming the floor, and that generation's particles: the
+closest the prior lets the simulator come, which more evaluations would not improve. The run
+never loops without end.
 
 With ``out_dir`` the generations are written and resumed by :mod:`spinodoid.abc.store`.
 """
@@ -185,9 +191,14 @@ class _Fill:
 
 
 def _next_tolerance(
-    gens: list[Generation], tolerances: Sequence[float], schedule: str, max_generations: int
+    gens: list[Generation],
+    tolerances: Sequence[float],
+    schedule: str,
+    max_generations: int,
+    min_decrease: float,
 ) -> float | None:
-    """τ of the next generation, or None when the schedule is done."""
+    """τ of the next generation, or None when the schedule is done (or, adaptive, stalled above
+    the final tolerance: the median ρ less than ``min_decrease`` below the last τ)."""
     t = len(gens)
     if schedule == "fixed":
         return float(tolerances[t]) if t < len(tolerances) else None
@@ -197,7 +208,10 @@ def _next_tolerance(
     if last <= final or t >= max_generations:
         return None
     # adaptive: the median ρ of the previous population, never below the final tolerance
-    return max(min(float(np.median(gens[-1].rho)), last), final)
+    proposed = max(min(float(np.median(gens[-1].rho)), last), final)
+    if proposed > final and proposed > last * (1.0 - min_decrease):
+        return None
+    return proposed
 
 
 def _pilot(run: _Run, prior: _Prior, rng: np.random.Generator, size: int, margin: float) -> _Fill:
@@ -324,6 +338,7 @@ def abc_pmc(
     *,
     schedule: Literal["fixed", "adaptive"] = "fixed",
     max_generations: int = 50,
+    min_tolerance_decrease: float = 0.005,
     pilot_size: int = 1024,
     reachability_margin: float = 0.1,
     param_names: Sequence[str] | None = None,
@@ -352,6 +367,9 @@ def abc_pmc(
             status ``"budget_exhausted"``.
         schedule: ``"fixed"`` or ``"adaptive"``.
         max_generations: cap on the number of generations of the adaptive schedule.
+        min_tolerance_decrease: the adaptive schedule stops, with status
+            ``"tolerance_floor"``, when the next tolerance would be less than this fraction
+            below the last one while still above the final tolerance (module docstring).
         pilot_size: prior draws simulated first for the reachability check (0 disables it);
             they are also the first candidates of generation 0.
         reachability_margin: relative widening of the pilot's ranges (:func:`check_reachable`).
@@ -413,7 +431,9 @@ def abc_pmc(
         pilot = _pilot(run, prior, rng, pilot_size, reachability_margin)
     pilot_s = time.perf_counter() - t_start
     status: Status = "completed"
-    while (tol := _next_tolerance(gens, tolerances, schedule, max_generations)) is not None:
+    while (
+        tol := _next_tolerance(gens, tolerances, schedule, max_generations, min_tolerance_decrease)
+    ) is not None:
         gen = _run_generation(run, gens, tol, prior, rng, pilot, progress)
         if gen is None:
             status = "budget_exhausted"
@@ -425,7 +445,9 @@ def abc_pmc(
         if out is not None:
             write_generation(out, gen, names, sig)
         _log_generation(gen)
-    message = _final_message(status, gens, run, tolerances)
+    if status == "completed" and gens and gens[-1].tolerance > tolerances[-1]:
+        status = "tolerance_floor"
+    message = _final_message(status, gens, run, tolerances, max_generations)
     (logger.warning if status != "completed" else logger.info)(message)
     return ABCResult(
         generations=gens,
@@ -456,13 +478,30 @@ def _log_generation(gen: Generation) -> None:
 
 
 def _final_message(
-    status: Status, gens: list[Generation], run: _Run, tolerances: Sequence[float]
+    status: Status,
+    gens: list[Generation],
+    run: _Run,
+    tolerances: Sequence[float],
+    max_generations: int,
 ) -> str:
     """One sentence on how the run ended."""
     if status == "completed":
         return (
             f"ABC-PMC completed {len(gens)} generations down to tolerance "
             f"{gens[-1].tolerance:.4g} % with {run.evaluations} evaluations"
+        )
+    if status == "tolerance_floor":
+        why = (
+            "reached the cap of max_generations"
+            if len(gens) >= max_generations
+            else "stopped falling"
+        )
+        return (
+            f"ABC-PMC stopped after {len(gens)} generations at tolerance "
+            f"{gens[-1].tolerance:.4g} %, above the final {tolerances[-1]:.4g} %: the adaptive "
+            f"tolerance {why}, so the simulator comes no closer to the target than about "
+            f"{gens[-1].tolerance:.4g} % in the prior; theta-hat is the closest design "
+            f"({run.evaluations} evaluations)"
         )
     done = f"generation {gens[-1].index} (tolerance {gens[-1].tolerance:.4g} %)" if gens else "none"
     return (
