@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install, then run the small demo end to end (config/demo.yaml) and build the report.
-# 8–10 minutes on 2 CPU cores after the install (README, "What the demo shows"). Results land in
+# About 7 minutes on 2 CPU cores after the install (README, "What the demo shows"). Results land in
 # results/, logs in logs/.
 set -euo pipefail
 cd "$(dirname "$0")"
