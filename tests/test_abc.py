@@ -342,7 +342,7 @@ def test_adaptive_schedule_stops_at_the_floor_of_a_target_out_of_reach():
     assert fixed.status == "budget_exhausted"
 
 
-def test_adaptive_schedule_without_a_stall_criterion_runs_to_the_generation_cap():
+def test_adaptive_schedule_at_its_generation_cap_has_run_out_of_budget():
     target = np.array([0.3, 0.6])
     prior = Box(0.0, 0.5, 2)
     result = _run(
@@ -354,8 +354,8 @@ def test_adaptive_schedule_without_a_stall_criterion_runs_to_the_generation_cap(
         min_tolerance_decrease=1e-9,
         max_generations=12,
     )
-    assert result.status == "tolerance_floor" and len(result.generations) == 12
-    assert "cap of max_generations" in result.message
+    assert result.status == "budget_exhausted" and len(result.generations) == 12
+    assert "cap of 12 generations" in result.message and "still falling" in result.message
 
 
 # ------------------------------------------------------------------------ bookkeeping

@@ -45,8 +45,9 @@ reach sooner: when the median ρ of a generation is less than ``min_tolerance_de
 fraction) below its tolerance, or after ``max_generations``, while still above the final
 tolerance, the tolerance has reached the simulator's floor for that target. The run ends with
 status ``"tolerance_floor"``, a warning naming the floor, and that generation's particles: the
-closest the prior lets the simulator come, which more evaluations would not improve. The run
-never loops without end.
+closest the prior lets the simulator come, which more evaluations would not improve. An adaptive
+run that reaches ``max_generations`` while its tolerance still falls has run out of a budget:
+``"budget_exhausted"``. The run never loops without end.
 
 With ``out_dir`` the generations are written and resumed by :mod:`spinodoid.abc.store`.
 """
@@ -197,8 +198,9 @@ def _next_tolerance(
     max_generations: int,
     min_decrease: float,
 ) -> float | None:
-    """τ of the next generation, or None when the schedule is done (or, adaptive, stalled above
-    the final tolerance: the median ρ less than ``min_decrease`` below the last τ)."""
+    """τ of the next generation, or None when the schedule is done (adaptive: at the final
+    tolerance, at ``max_generations``, or stalled above the final tolerance, the median ρ less
+    than ``min_decrease`` below the last τ)."""
     t = len(gens)
     if schedule == "fixed":
         return float(tolerances[t]) if t < len(tolerances) else None
@@ -369,7 +371,8 @@ def abc_pmc(
         max_generations: cap on the number of generations of the adaptive schedule.
         min_tolerance_decrease: the adaptive schedule stops, with status
             ``"tolerance_floor"``, when the next tolerance would be less than this fraction
-            below the last one while still above the final tolerance (module docstring).
+            below the last one while still above the final tolerance (module docstring; at
+            ``max_generations`` instead the status is ``"budget_exhausted"``).
         pilot_size: prior draws simulated first for the reachability check (0 disables it);
             they are also the first candidates of generation 0.
         reachability_margin: relative widening of the pilot's ranges (:func:`check_reachable`).
@@ -445,9 +448,10 @@ def abc_pmc(
         if out is not None:
             write_generation(out, gen, names, sig)
         _log_generation(gen)
+    capped = len(gens) >= max_generations
     if status == "completed" and gens and gens[-1].tolerance > tolerances[-1]:
-        status = "tolerance_floor"
-    message = _final_message(status, gens, run, tolerances, max_generations)
+        status = "budget_exhausted" if capped else "tolerance_floor"
+    message = _final_message(status, gens, run, tolerances, capped)
     (logger.warning if status != "completed" else logger.info)(message)
     return ABCResult(
         generations=gens,
@@ -482,26 +486,27 @@ def _final_message(
     gens: list[Generation],
     run: _Run,
     tolerances: Sequence[float],
-    max_generations: int,
+    capped: bool,
 ) -> str:
-    """One sentence on how the run ended."""
+    """One sentence on how the run ended (``capped``: at the adaptive generation cap)."""
     if status == "completed":
         return (
             f"ABC-PMC completed {len(gens)} generations down to tolerance "
             f"{gens[-1].tolerance:.4g} % with {run.evaluations} evaluations"
         )
     if status == "tolerance_floor":
-        why = (
-            "reached the cap of max_generations"
-            if len(gens) >= max_generations
-            else "stopped falling"
-        )
         return (
             f"ABC-PMC stopped after {len(gens)} generations at tolerance "
             f"{gens[-1].tolerance:.4g} %, above the final {tolerances[-1]:.4g} %: the adaptive "
-            f"tolerance {why}, so the simulator comes no closer to the target than about "
-            f"{gens[-1].tolerance:.4g} % in the prior; theta-hat is the closest design "
+            "tolerance stopped falling, so the simulator comes no closer to the target than "
+            f"about {gens[-1].tolerance:.4g} % in the prior; theta-hat is the closest design "
             f"({run.evaluations} evaluations)"
+        )
+    if capped and gens:
+        return (
+            f"the adaptive schedule reached its cap of {len(gens)} generations at tolerance "
+            f"{gens[-1].tolerance:.4g} % while still falling, above the final "
+            f"{tolerances[-1]:.4g} % ({run.evaluations} evaluations)"
         )
     done = f"generation {gens[-1].index} (tolerance {gens[-1].tolerance:.4g} %)" if gens else "none"
     return (
