@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import io
 import json
 import re
 from collections import Counter
@@ -64,7 +63,7 @@ def _checkpoint_difference(a: Path, b: Path) -> str | None:
     """None if every tensor of the two checkpoints is identical (other entries ignored)."""
 
     def tensors(path: Path) -> dict[str, torch.Tensor]:
-        state = torch.load(io.BytesIO(path.read_bytes()), map_location="cpu", weights_only=False)
+        state = torch.load(path, map_location="cpu", weights_only=False)
         flat: dict[str, torch.Tensor] = {}
 
         def walk(prefix: str, value: Any) -> None:

@@ -448,8 +448,9 @@ def abc_pmc(
         if out is not None:
             write_generation(out, gen, names, sig)
         _log_generation(gen)
-    capped = len(gens) >= max_generations
+    capped = False
     if status == "completed" and gens and gens[-1].tolerance > tolerances[-1]:
+        capped = len(gens) >= max_generations  # adaptive only: a fixed schedule ends at its last
         status = "budget_exhausted" if capped else "tolerance_floor"
     message = _final_message(status, gens, run, tolerances, capped)
     (logger.warning if status != "completed" else logger.info)(message)
@@ -502,7 +503,7 @@ def _final_message(
             f"about {gens[-1].tolerance:.4g} % in the prior; theta-hat is the closest design "
             f"({run.evaluations} evaluations)"
         )
-    if capped and gens:
+    if capped:
         return (
             f"the adaptive schedule reached its cap of {len(gens)} generations at tolerance "
             f"{gens[-1].tolerance:.4g} % while still falling, above the final "
