@@ -178,3 +178,30 @@ def test_version_is_the_installed_distributions(capsys):
         main(["--version"])
     assert exit_info.value.code == 0
     assert capsys.readouterr().out == f"spinodoid {version('spinodoid')}\n"
+
+
+class _StoppedDesign:
+    """What ``run_design`` returns, reduced to what ``spinodoid design`` reads."""
+
+    def __init__(self, status: str) -> None:
+        self.status, self.evaluations = status, 1234
+        self.message = f"the design ended with status {status}"
+
+    def posterior_mean(self) -> np.ndarray:
+        return np.array([0.1, 0.15, 0.2, 0.6])
+
+
+@pytest.mark.parametrize(
+    ("status", "exit_status"),
+    [("completed", 0), ("tolerance_floor", 0), ("budget_exhausted", 3)],
+)
+def test_design_exit_status_says_how_the_run_ended(monkeypatch, capsys, status, exit_status):
+    """A design at its tolerance floor is done (0, with the message); a budget stop is 3."""
+    import spinodoid.abc
+
+    monkeypatch.setattr(spinodoid.abc, "run_design", lambda *a, **k: _StoppedDesign(status))
+    args = ["design", "--model", "emulator.npz", "--target", "0.3", "0.4", "0.5", "--quiet"]
+    assert main([*args, "--schedule", "adaptive"]) == exit_status
+    out, err = capsys.readouterr()
+    assert json.loads(out)["status"] == status
+    assert ("ended with status" in err) == (status != "completed")
