@@ -3,9 +3,10 @@
 Every file present in either tree is classified:
 
 - ``bytes``: identical bytes (SHA-256);
-- ``content``: differs only in timing fields: a CSV or JSON equal once columns or keys that
-  measure time (``seconds``, ``time``, ``wall``, ``per_second``, ``_s`` suffixes) are dropped,
-  or a PyTorch checkpoint whose tensors are identical;
+- ``content``: differs only in timing fields: a CSV, JSON, HTML table or HDF5 file equal once
+  the columns, keys or datasets that measure time or date the file (``seconds``, ``time``,
+  ``wall``, ``per_second``, ``elapsed``, ``created``, ``_s`` suffixes) are dropped, or a PyTorch
+  checkpoint whose tensors are identical;
 - ``different`` (with the first difference) or ``only in A`` / ``only in B``.
 
 Timing fields differ between any two runs; everything else (structures, η, splits, weights,
@@ -21,13 +22,16 @@ import hashlib
 import json
 import re
 from collections import Counter
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
+import h5py
+import numpy as np
 import pandas as pd
 import torch
 
-TIMING = re.compile(r"(seconds|time|wall|per_second|_s$|elapsed)", re.IGNORECASE)
+TIMING = re.compile(r"(seconds|time|wall|per_second|_s$|elapsed|created)", re.IGNORECASE)
 
 
 def _sha256(path: Path) -> str:
@@ -85,6 +89,75 @@ def _checkpoint_difference(a: Path, b: Path) -> str | None:
     return None
 
 
+class _TableCells(HTMLParser):
+    """The cells of every ``<table>`` in an HTML page, one list per row (header rows too)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: list[list[str]] = []
+        self._cell: list[str] | None = None
+
+    def handle_starttag(self, tag: str, attrs: Any) -> None:
+        if tag == "tr":
+            self.rows.append([])
+        elif tag in ("td", "th"):
+            self._cell = []
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("td", "th") and self._cell is not None and self.rows:
+            self.rows[-1].append("".join(self._cell).strip())
+            self._cell = None
+
+    def handle_data(self, data: str) -> None:
+        if self._cell is not None:
+            self._cell.append(data)
+
+
+def _html_difference(a: Path, b: Path) -> str | None:
+    """None if the pages' tables agree on every column whose header is not a timing field."""
+
+    def table(path: Path) -> list[list[str]]:
+        parser = _TableCells()
+        parser.feed(path.read_text())
+        if not parser.rows:
+            return []
+        keep = [j for j, name in enumerate(parser.rows[0]) if not TIMING.search(name)]
+        return [[row[j] for j in keep if j < len(row)] for row in parser.rows]
+
+    left, right = table(a), table(b)
+    if not left:
+        return "bytes differ (no table)"
+    return None if left == right else "table cells differ"
+
+
+def _hdf5_difference(a: Path, b: Path) -> str | None:
+    """None if every non-timing dataset and attribute of the two HDF5 files is identical."""
+
+    def items(path: Path) -> dict[str, np.ndarray]:
+        flat: dict[str, np.ndarray] = {}
+        with h5py.File(path, "r") as handle:
+
+            def visit(name: str, node: Any) -> None:
+                if not TIMING.search(name.rsplit("/", 1)[-1]):
+                    if isinstance(node, h5py.Dataset):
+                        flat[name] = node[()]
+                    for key, value in node.attrs.items():
+                        if not TIMING.search(key):
+                            flat[f"{name}@{key}"] = np.asarray(value)
+
+            visit("/", handle)
+            handle.visititems(visit)
+        return flat
+
+    left, right = items(a), items(b)
+    if left.keys() != right.keys():
+        return "dataset names differ"
+    for name, value in left.items():
+        if not np.array_equal(value, right[name]):
+            return f"{name} differs"
+    return None
+
+
 def compare_file(a: Path, b: Path) -> tuple[str, str | None]:
     """(kind, detail) for one file present in both trees."""
     if _sha256(a) == _sha256(b):
@@ -96,6 +169,10 @@ def compare_file(a: Path, b: Path) -> tuple[str, str | None]:
         detail = None if same else "non-timing values differ"
     elif a.suffix == ".pt":
         detail = _checkpoint_difference(a, b)
+    elif a.suffix == ".html":
+        detail = _html_difference(a, b)
+    elif a.suffix == ".h5":
+        detail = _hdf5_difference(a, b)
     else:
         return "different", "bytes differ"
     return ("content", None) if detail is None else ("different", detail)
