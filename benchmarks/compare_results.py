@@ -89,45 +89,55 @@ def _checkpoint_difference(a: Path, b: Path) -> str | None:
     return None
 
 
-class _TableCells(HTMLParser):
-    """The cells of every ``<table>`` in an HTML page, one list per row (header rows too)."""
+class _Page(HTMLParser):
+    """An HTML page split into its tables (one list of cell texts per row, header rows too)
+    and everything else (tags with their attributes and text outside table cells, in order)."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.rows: list[list[str]] = []
+        self.tables: list[list[list[str]]] = []
+        self.rest: list[Any] = []
         self._cell: list[str] | None = None
 
     def handle_starttag(self, tag: str, attrs: Any) -> None:
-        if tag == "tr":
-            self.rows.append([])
-        elif tag in ("td", "th"):
+        if tag == "table":
+            self.tables.append([])
+        elif tag == "tr" and self.tables:
+            self.tables[-1].append([])
+        elif tag in ("td", "th") and self.tables and self.tables[-1]:
             self._cell = []
+            return
+        if self._cell is None:
+            self.rest.append((tag, attrs))
 
     def handle_endtag(self, tag: str) -> None:
-        if tag in ("td", "th") and self._cell is not None and self.rows:
-            self.rows[-1].append("".join(self._cell).strip())
+        if tag in ("td", "th") and self._cell is not None:
+            self.tables[-1][-1].append("".join(self._cell).strip())
             self._cell = None
+        elif self._cell is None:
+            self.rest.append(f"/{tag}")
 
     def handle_data(self, data: str) -> None:
-        if self._cell is not None:
-            self._cell.append(data)
+        (self.rest if self._cell is None else self._cell).append(data)
 
 
 def _html_difference(a: Path, b: Path) -> str | None:
-    """None if the pages' tables agree on every column whose header is not a timing field."""
+    """None if two pages are the same but for their tables' timing columns (by header)."""
 
-    def table(path: Path) -> list[list[str]]:
-        parser = _TableCells()
+    def page(path: Path) -> tuple[list[Any], list[list[list[str]]]]:
+        parser = _Page()
         parser.feed(path.read_text())
-        if not parser.rows:
-            return []
-        keep = [j for j, name in enumerate(parser.rows[0]) if not TIMING.search(name)]
-        return [[row[j] for j in keep if j < len(row)] for row in parser.rows]
+        tables = []
+        for rows in parser.tables:
+            header = rows[0] if rows else []
+            keep = [j for j, name in enumerate(header) if not TIMING.search(name)]
+            tables.append([[row[j] for j in keep if j < len(row)] for row in rows])
+        return parser.rest, tables
 
-    left, right = table(a), table(b)
-    if not left:
-        return "bytes differ (no table)"
-    return None if left == right else "table cells differ"
+    (rest_a, tables_a), (rest_b, tables_b) = page(a), page(b)
+    if rest_a != rest_b:
+        return "page outside its tables differs"
+    return None if tables_a == tables_b else "table cells differ"
 
 
 def _hdf5_difference(a: Path, b: Path) -> str | None:
