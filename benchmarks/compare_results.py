@@ -22,6 +22,7 @@ import hashlib
 import json
 import re
 from collections import Counter
+from collections.abc import Callable
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -63,6 +64,19 @@ def _csv_difference(a: Path, b: Path) -> str | None:
     return f"{column} row {row}: {left[column].iloc[row]!r} vs {right[column].iloc[row]!r}"
 
 
+def _flat_difference(
+    left: dict[str, Any], right: dict[str, Any], equal: Callable[[Any, Any], bool], what: str
+) -> str | None:
+    """None if two name → value maps have the same names and equal values, else the first
+    difference (``what`` names the kind of entry: tensor, dataset)."""
+    if left.keys() != right.keys():
+        return f"{what} names differ"
+    for name, value in left.items():
+        if not equal(value, right[name]):
+            return f"{what} {name} differs"
+    return None
+
+
 def _checkpoint_difference(a: Path, b: Path) -> str | None:
     """None if every tensor of the two checkpoints is identical (other entries ignored)."""
 
@@ -80,13 +94,7 @@ def _checkpoint_difference(a: Path, b: Path) -> str | None:
         walk("", state)
         return flat
 
-    left, right = tensors(a), tensors(b)
-    if left.keys() != right.keys():
-        return "tensor names differ"
-    for name, tensor in left.items():
-        if not torch.equal(tensor, right[name]):
-            return f"tensor {name} differs"
-    return None
+    return _flat_difference(tensors(a), tensors(b), torch.equal, "tensor")
 
 
 class _Page(HTMLParser):
@@ -159,13 +167,7 @@ def _hdf5_difference(a: Path, b: Path) -> str | None:
             handle.visititems(visit)
         return flat
 
-    left, right = items(a), items(b)
-    if left.keys() != right.keys():
-        return "dataset names differ"
-    for name, value in left.items():
-        if not np.array_equal(value, right[name]):
-            return f"{name} differs"
-    return None
+    return _flat_difference(items(a), items(b), np.array_equal, "dataset")
 
 
 def compare_file(a: Path, b: Path) -> tuple[str, str | None]:
